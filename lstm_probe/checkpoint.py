@@ -1,0 +1,120 @@
+"""Self-describing checkpoints: weights + the resolved model config + version, safely loaded.
+
+A checkpoint file is a plain dict saved with ``torch.save``::
+
+    {"format": "lstm-probe-checkpoint", "format_version": 1, "lstm_probe_version": "...",
+     "model": {"name": "lstm_pm", "preset": "small", "config": {...}},
+     "state_dict": {...}, "meta": {...}, "train_state": {...} (optional, for --resume)}
+
+Loading uses ``torch.load(weights_only=True)``: tensors and plain containers only, no pickled
+code is executed. The model is rebuilt from the file alone.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .models import MODELS, ModelConfig, PoseMachine
+from .utils import InputError, atomic_path
+
+FORMAT = "lstm-probe-checkpoint"
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: PoseMachine,
+    preset: str | None = None,
+    meta: dict | None = None,
+    train_state: dict | None = None,
+) -> Path:
+    """Write atomically: a crash mid-write leaves the previous file intact."""
+    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "lstm_probe_version": __version__,
+        "model": {
+            "name": model.name,
+            "preset": preset or "",
+            "config": model.config.to_dict(),
+        },
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "meta": meta or {},
+    }
+    if train_state is not None:
+        payload["train_state"] = train_state
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Load and validate the container (no model built)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "checkpoint file not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt zip, truncated file, a pickled object that is not allowed
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(path, f"not a readable lstm-probe checkpoint ({msg})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise InputError(path, "not an lstm-probe checkpoint (missing format marker)")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise InputError(
+            path, f"checkpoint format version {version} is not supported (need {FORMAT_VERSION})"
+        )
+    for key in ("model", "state_dict"):
+        if key not in payload:
+            raise InputError(path, f"checkpoint has no {key!r} entry")
+    return payload
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    expect_model: str | None = None,
+) -> tuple[PoseMachine, dict]:
+    """Rebuild the model from the file alone -> (model in eval mode, payload)."""
+    payload = read_checkpoint(path)
+    info = payload["model"]
+    name = info.get("name")
+    if name not in MODELS:
+        raise InputError(path, f"unknown model {name!r} in checkpoint")
+    if expect_model is not None and name != expect_model:
+        raise InputError(path, f"checkpoint holds a {name!r} model, expected {expect_model!r}")
+    try:
+        cfg = ModelConfig.from_dict(info["config"])
+    except (TypeError, ValueError) as e:
+        raise InputError(path, f"invalid model config: {e}") from None
+    model = MODELS[name](cfg)
+    load_weights(model, payload["state_dict"], path)
+    return model.to(device).eval(), payload
+
+
+def load_weights(model: PoseMachine, state_dict: dict, path: str | os.PathLike | None) -> None:
+    """Strict load with an error that lists what does not match."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    shapes = [
+        f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} tensors (e.g. {', '.join(missing[:3])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected tensors (e.g. {', '.join(unexpected[:3])})")
+    if shapes:
+        problems.append(f"{len(shapes)} shape mismatches (e.g. {'; '.join(shapes[:3])})")
+    if problems:
+        raise InputError(path, "weights do not match the model: " + "; ".join(problems))
+    model.load_state_dict(state_dict)
