@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from ..transforms.geometric import grid_size
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -45,10 +47,7 @@ class ModelConfig:
     @property
     def grid_size(self) -> int:
         """Belief-map side: three ceil-mode 3/2 max pools (Caffe rounds up): 368 -> 46."""
-        s = self.input_size
-        for _ in range(3):
-            s = -(-(s - 3) // 2) + 1
-        return s
+        return grid_size(self.input_size)
 
     def to_dict(self) -> dict:
         d = asdict(self)
