@@ -52,7 +52,7 @@ def write_penn(root, seq="0001", T=4, H=60, W=80, train=1, drop_last_bbox=False,
 
 
 def test_penn_loader_reads_official_layout_and_defects(tmp_path):
-    x, y, vis = write_penn(tmp_path, "0001", train=1)
+    x, y, _ = write_penn(tmp_path, "0001", train=1)
     write_penn(tmp_path, "1154", train=1, drop_last_bbox=True, dims=[999, 999, 4])
     write_penn(tmp_path, "0002", train=-1)
     train = PennAction(tmp_path, "train")
@@ -267,7 +267,7 @@ def test_synthetic_is_deterministic_and_flags_match_the_drawing():
         assert not ann.flags["cue_visible"][v.scene.cue_frames :].any()
         if o is None:
             continue
-        x1, y1, x2, y2 = o["box"]
+        x1, y1, _, _ = o["box"]
         for t in range(v.num_frames):
             occ = ann.flags["occluded"][t]
             if occ.any():
