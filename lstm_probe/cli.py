@@ -38,6 +38,134 @@ def cmd_info(args) -> int:
     return 0
 
 
+def _add_train(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model from a config (training/configs/*.yaml)",
+        description="Train CPM, RPM or LSTM PM. Extra --section.key=value arguments override the "
+        "config, e.g. --optim.steps=200. Run under torchrun for several processes (DDP).",
+    )
+    p.add_argument("config", nargs="?", help="YAML config (default: the built-in defaults)")
+    p.add_argument("--out", default=None, help="run directory (default runs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after N steps of this call")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_train, accepts_overrides=True)
+
+
+def cmd_train(args) -> int:
+    from pathlib import Path
+
+    from .config import load_config
+    from .engine.train import train
+
+    cfg = load_config(args.config, args.overrides)
+    out = args.out or str(Path("runs") / (Path(args.config).stem if args.config else "default"))
+    summary = train(
+        cfg,
+        out,
+        resume=args.resume,
+        device=args.device,
+        progress=not args.no_progress,
+        max_steps=args.max_steps,
+    )
+    print(
+        f"done: {summary['steps']} steps, last loss {summary['loss']:.4f}, {summary['checkpoint']}"
+    )
+    return 0
+
+
+def _add_dump(sub) -> None:
+    p = sub.add_parser("dump", help="record the LSTM memory of videos into a dump directory")
+    p.add_argument("checkpoint")
+    p.add_argument(
+        "--data",
+        default="synthetic",
+        help="synthetic[:split[:N[:frames]]], "
+        "penn:ROOT[:split], jhmdb:ROOT:K[:subset], a video file or a frame folder",
+    )
+    p.add_argument("--out", required=True, help="dump directory (re-running resumes it)")
+    p.add_argument("--videos", default=None, help="comma-separated video ids or indices")
+    p.add_argument("--frames", default=None, help="START:STOP frame range")
+    p.add_argument("--channels", default=None, help="comma-separated memory channels")
+    p.add_argument("--keypoints", default=None, help="keypoint JSON for a video/frame folder")
+    p.add_argument("--gates", action="store_true", help="also store the four gates")
+    p.add_argument("--hidden", action="store_true", help="also store the hidden state")
+    p.add_argument("--crop", default="auto", choices=["auto", "gt", "track"])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_dump)
+
+
+def _select(videos, spec):
+    if not spec:
+        return list(videos)
+    ids = [s.strip() for s in spec.split(",") if s.strip()]
+    by_id = {v.video_id: v for v in videos}
+    out = []
+    for s in ids:
+        if s in by_id:
+            out.append(by_id[s])
+        elif s.isdigit() and int(s) < len(videos):
+            out.append(videos[int(s)])
+        else:
+            raise LstmProbeError(f"--videos: no video {s!r} in this source")
+    return out
+
+
+def _int_list(spec):
+    try:
+        return None if not spec else [int(x) for x in spec.split(",")]
+    except ValueError:
+        raise LstmProbeError(f"expected comma-separated integers, got {spec!r}") from None
+
+
+def _range(spec):
+    if not spec:
+        return (0, None)
+    a, sep, b = spec.partition(":")
+    try:
+        return (int(a or 0), int(b) if b else None)
+    except ValueError:
+        raise LstmProbeError(f"--frames expects START:STOP, got {spec!r}") from None
+
+
+def cmd_dump(args) -> int:
+    from .data import open_source
+    from .probe.dump import dump_videos
+
+    videos = _select(open_source(args.data, keypoints=args.keypoints), args.videos)
+    out = dump_videos(
+        args.checkpoint,
+        videos,
+        args.out,
+        frames=_range(args.frames),
+        channels=_int_list(args.channels),
+        gates=args.gates,
+        hidden=args.hidden,
+        crop=args.crop,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    print(f"dump written to {out}")
+    return 0
+
+
+def _add_inspect(sub) -> None:
+    p = sub.add_parser("inspect", help="summarise a dump and check the memory identities")
+    p.add_argument("dump")
+    p.set_defaults(func=cmd_inspect)
+
+
+def cmd_inspect(args) -> int:
+    from .probe.inspect import check_dump
+
+    report = check_dump(args.dump)
+    print(report["text"])
+    return 0 if report["ok"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lstm-probe",
@@ -46,12 +174,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lstm-probe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_info(sub)
+    _add_train(sub)
+    _add_dump(sub)
+    _add_inspect(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "accepts_overrides", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    bad = [e for e in extra if not (e.startswith("--") and "=" in e and "." in e.split("=")[0])]
+    if bad:
+        parser.error(f"unrecognized arguments: {' '.join(bad)} (overrides are --section.key=value)")
+    args.overrides = extra
     try:
         return int(args.func(args) or 0)
     except LstmProbeError as e:

@@ -1,0 +1,91 @@
+"""Streaming inference: one video, one frame at a time, one stage per frame.
+
+The crop of each frame is a square of fixed scale (set once per video from the first person box)
+centred on:
+
+- ``gt``: that frame's annotated person box — the reference test protocol, which leaks the
+  ground-truth box (reference-implementation.md §4.1); used for benchmark evaluation;
+- ``track``: the previous frame's predicted keypoints (the first frame: the given box, or the
+  whole frame) — for one's own footage, where no box is known.
+
+Each yielded :class:`FrameResult` carries the frame's ``grid_to_frame`` affine, so beliefs,
+memory maps and keypoints can be put back on the original frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..data.video import Video
+from ..models import PoseMachine
+from ..transforms.augment import CropPolicy
+from ..transforms.geometric import grid_to_frame, to_network_input, warp_frame
+from ..transforms.heatmaps import HeatmapCodec
+
+
+@dataclass
+class FrameResult:
+    index: int
+    frame: np.ndarray  # uint8 BGR, original size
+    grid_to_frame: np.ndarray  # (2, 3)
+    belief: torch.Tensor  # (J+1, h, w) on the model's device
+    keypoints: np.ndarray  # (J, 2) frame pixels
+    confidence: np.ndarray  # (J,)
+
+
+def _box_center(box: np.ndarray) -> np.ndarray:
+    return (np.asarray(box[:2], float) + np.asarray(box[2:], float)) / 2
+
+
+def stream_video(
+    model: PoseMachine,
+    video: Video,
+    policy: CropPolicy,
+    codec: HeatmapCodec,
+    device: torch.device | str = "cpu",
+    crop: str = "auto",
+    start: int = 0,
+    stop: int | None = None,
+    first_box: tuple[float, float, float, float] | None = None,
+) -> Iterator[FrameResult]:
+    ann = video.annotations
+    use_gt = crop == "gt" or (crop == "auto" and ann.bbox is not None)
+    if crop == "gt" and ann.bbox is None:
+        raise ValueError(f"{video.video_id}: crop 'gt' needs person boxes; use 'track'")
+    transform = policy.test_transform()
+    state, box_size, center = None, None, None
+    model.eval()
+    with torch.inference_mode():
+        for t, frame in enumerate(video.frames(start, stop), start):
+            h, w = frame.shape[:2]
+            if use_gt:
+                box = np.asarray(ann.bbox[t], float)
+                center = _box_center(box)
+            elif center is None:
+                box = np.asarray(
+                    first_box if first_box is not None else (0, 0, w - 1, h - 1), float
+                )
+                center = _box_center(box)
+            if box_size is None:
+                box_size = np.asarray(box[2:], float) - np.asarray(box[:2], float)
+            half = box_size / 2
+            fixed = np.array([[*(center - half), *(center + half)]])
+            affine = policy.frame_to_crop(fixed, transform)[0]
+            crop_img = warp_frame(frame, affine, policy.input_size)
+            x = to_network_input(crop_img)[None].to(device)
+            out = model.step(x, state)
+            state = out.state
+            belief = out.belief[0]
+            g2f = grid_to_frame(affine, codec.stride)
+            grid_xy, conf = codec.decode(belief)
+            kp = codec.to_frame(grid_xy, g2f)
+            if not use_gt:  # follow the confident joints into the next frame
+                good = conf > 0.2
+                if good.sum() >= 3:
+                    pts = kp[good]
+                    center = (pts.min(0) + pts.max(0)) / 2
+            yield FrameResult(t, frame, g2f.astype(np.float32), belief, kp, conf)

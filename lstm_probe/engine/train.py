@@ -1,0 +1,286 @@
+"""Training: the loss of Eq. 5, a plain loop, exact resume, and DDP through torchrun.
+
+The loss sums, over every frame and every supervised belief of that frame (LSTM PM's first frame:
+the initial belief and the frame's belief; CPM: all stages), the squared error against the target
+maps over all J+1 channels and pixels, divided by 2·B — Caffe's EuclideanLoss, so the paper's
+learning rate 8e-5 means what it meant (reference-implementation.md §3, §11.8).
+
+Clip i of the run is ``ClipDataset[i]``, a pure function of (seed, i); step s on rank r takes
+clips (s·W + r)·B … +B. With the torch RNG saved in the checkpoint, ``--resume`` continues with
+exactly the losses an uninterrupted run would have had.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+
+from ..checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from ..data import ClipDataset, SyntheticVideos, open_source
+from ..models import PoseMachine, build_model
+from ..transforms.augment import CropPolicy
+from ..transforms.heatmaps import HeatmapCodec
+from ..utils import LstmProbeError, pick_device, write_json_atomic
+
+
+class TrainingError(LstmProbeError):
+    pass
+
+
+def pose_loss(stages: list[tuple[torch.Tensor, ...]], targets: torch.Tensor) -> torch.Tensor:
+    """Σ_t Σ_stage ||b − y_t||² / (2B). stages[t]: beliefs (B, J+1, h, w); targets (B, T, J+1, h, w)."""
+    batch = targets.shape[0]
+    total = targets.new_zeros(())
+    for t, beliefs in enumerate(stages):
+        for b in beliefs:
+            total = total + ((b - targets[:, t]) ** 2).sum()
+    return total / (2 * batch)
+
+
+def build_model_from_config(cfg: dict) -> PoseMachine:
+    m = dict(cfg["model"])
+    name, preset = m.pop("name"), m.pop("preset", "small")
+    if "gate_bias_init" in m:
+        m["gate_bias_init"] = tuple(m["gate_bias_init"])
+    return build_model(name, preset, **m)
+
+
+def build_codec_policy(cfg: dict, model: PoseMachine) -> tuple[HeatmapCodec, CropPolicy]:
+    d = cfg["data"]
+    codec = HeatmapCodec(model.config.input_size, sigma=float(d["sigma"]))
+    crop = dict(d["crop"])
+    crop["scale_range"] = tuple(crop["scale_range"])
+    return codec, CropPolicy(input_size=model.config.input_size, **crop)
+
+
+def build_videos(cfg: dict):
+    d = cfg["data"]
+    source = d["source"]
+    if source.startswith("synthetic"):
+        split = source.partition(":")[2] or "train"
+        return SyntheticVideos(**{**d.get("synthetic", {}), "split": split})
+    return open_source(source)
+
+
+def learning_rate(optim: dict, step: int) -> float:
+    base = float(optim["lr"])
+    warm = int(optim.get("warmup", 0))
+    if warm and step < warm:
+        return base * (step + 1) / warm
+    if optim["schedule"] == "cosine":
+        total = max(1, int(optim["steps"]) - warm)
+        return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / total)))
+    if optim["schedule"] == "step":
+        return base * float(optim["gamma"]) ** (step // int(optim["step_size"]))
+    if optim["schedule"] == "constant":
+        return base
+    raise TrainingError(f"unknown schedule {optim['schedule']!r} (cosine, step, constant)")
+
+
+def build_optimizer(model: torch.nn.Module, optim: dict) -> torch.optim.Optimizer:
+    """Adam or SGD. With ``caffe_lr_mult`` biases learn 2× faster without weight decay (Caffe)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    wd = float(optim["weight_decay"])
+    if optim.get("caffe_lr_mult"):
+        weights = [p for p in params if p.ndim > 1]
+        biases = [p for p in params if p.ndim <= 1]
+        groups = [
+            {"params": weights, "lr_mult": 1.0, "weight_decay": wd},
+            {"params": biases, "lr_mult": 2.0, "weight_decay": 0.0},
+        ]
+    else:
+        groups = [{"params": params, "lr_mult": 1.0, "weight_decay": wd}]
+    lr = float(optim["lr"])
+    if optim["name"] == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=float(optim["momentum"]))
+    if optim["name"] == "adam":
+        return torch.optim.Adam(groups, lr=lr)
+    raise TrainingError(f"unknown optimizer {optim['name']!r} (adam, sgd)")
+
+
+class _StepBatches:
+    """Batch sampler: step s on rank r takes clip indices (s·W + r)·B … +B."""
+
+    def __init__(self, start: int, stop: int, batch: int, rank: int, world: int):
+        self.start, self.stop, self.batch, self.rank, self.world = start, stop, batch, rank, world
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+    def __iter__(self):
+        for s in range(self.start, self.stop):
+            first = (s * self.world + self.rank) * self.batch
+            yield list(range(first, first + self.batch))
+
+
+def _init_distributed(device_arg: str | None) -> tuple[int, int, torch.device]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() and device_arg != "cpu" else "gloo"
+        dist.init_process_group(backend)
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    device = pick_device(device_arg)
+    if device.type == "cuda" and world > 1:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    return rank, world, device
+
+
+def train(
+    cfg: dict,
+    out_dir: str | Path,
+    resume: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+    max_steps: int | None = None,
+) -> dict:
+    """Run (or continue) a training run in ``out_dir`` -> summary dict.
+
+    ``max_steps`` stops early after that many steps of this call (the schedule still spans
+    ``optim.steps``); used by tests and to split a run into parts.
+    """
+    out_dir = Path(out_dir)
+    rank, world, dev = _init_distributed(device)
+    ckpt_path = out_dir / "checkpoint.pt"
+    optim_cfg, run_cfg = cfg["optim"], cfg["run"]
+    torch.manual_seed(int(run_cfg["seed"]))
+    model = build_model_from_config(cfg)
+    if run_cfg.get("init_from"):
+        init_from_checkpoint(model, run_cfg["init_from"])
+    model.to(dev)
+    optimizer = build_optimizer(model, optim_cfg)
+    start = 0
+    if resume and ckpt_path.exists():
+        payload = read_checkpoint(ckpt_path)
+        model.load_state_dict(payload["state_dict"])
+        ts = payload.get("train_state", {})
+        optimizer.load_state_dict(ts["optimizer"])
+        start = int(ts["step"])
+        torch.set_rng_state(ts["rng_torch"])
+        if rank == 0 and progress:
+            print(f"resuming {out_dir} at step {start}")
+    elif resume and rank == 0:
+        print(f"nothing to resume in {out_dir}: starting from step 0")
+    if rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out_dir / "config.json", cfg)
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
+    codec, policy = build_codec_policy(cfg, model)
+    videos = build_videos(cfg)
+    batch, steps = int(optim_cfg["batch_size"]), int(optim_cfg["steps"])
+    dataset = ClipDataset(
+        videos,
+        int(cfg["data"]["clip_length"]),
+        policy,
+        codec,
+        num_samples=steps * batch * world,
+        seed=int(run_cfg["seed"]),
+    )
+    stop = steps if max_steps is None else min(steps, start + max_steps)
+    workers = int(run_cfg["workers"])
+    loader = DataLoader(
+        dataset,
+        batch_sampler=_StepBatches(start, stop, batch, rank, world),
+        num_workers=workers,
+        pin_memory=dev.type == "cuda",
+        # its own generator: worker seeding must not draw from the global RNG (exact resume)
+        generator=torch.Generator().manual_seed(int(run_cfg["seed"])),
+    )
+    bar = None
+    if progress and rank == 0:
+        from tqdm import tqdm
+
+        bar = tqdm(total=stop - start, initial=0, desc=f"train {model.name}", unit="step")
+    log_path = out_dir / "metrics.jsonl"
+    net.train()
+    t_last = time.perf_counter()
+    data_time, last_loss = 0.0, float("nan")
+    step = start
+    for step, sample in enumerate(loader, start):
+        t_data = time.perf_counter()
+        data_time += t_data - t_last
+        frames = sample["image"].to(dev, non_blocking=True)
+        targets = sample["target"].to(dev, non_blocking=True)
+        if run_cfg.get("pretrain_single_image"):  # the same image at every stage
+            frames = frames[:, :1].expand_as(frames).contiguous()
+            targets = targets[:, :1].expand_as(targets).contiguous()
+        lr = learning_rate(optim_cfg, step)
+        for g in optimizer.param_groups:
+            g["lr"] = lr * g.get("lr_mult", 1.0)
+        out = net(frames)
+        loss = pose_loss(out["stages"], targets)
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"loss became {loss.item()} at step {step}: stopping (lower optim.lr or "
+                f"optim.grad_clip; the last good checkpoint is {ckpt_path})"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            model.parameters(), float(optim_cfg["grad_clip"])
+        )
+        optimizer.step()
+        last_loss = loss.item()
+        now = time.perf_counter()
+        if rank == 0:
+            record = {
+                "step": step + 1,
+                "loss": last_loss,
+                "lr": lr,
+                "grad_norm": float(grad_norm),
+                "clips_per_s": batch * world / max(now - t_last, 1e-9),
+                "data_share": (t_data - t_last) / max(now - t_last, 1e-9),
+            }
+            with open(log_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{last_loss:.3f}", clips_s=f"{record['clips_per_s']:.1f}")
+            done = step + 1
+            if done % int(run_cfg["checkpoint_every"]) == 0 or done == stop:
+                _save(ckpt_path, model, cfg, done, optimizer)
+        t_last = time.perf_counter()
+    if bar is not None:
+        bar.close()
+    if world > 1:
+        dist.barrier()
+    return {"steps": stop, "loss": last_loss, "checkpoint": str(ckpt_path), "data_time": data_time}
+
+
+def _save(path: Path, model: PoseMachine, cfg: dict, step: int, optimizer) -> None:
+    save_checkpoint(
+        path,
+        model,
+        preset=cfg["model"].get("preset"),
+        meta={"step": step, "config": cfg},
+        train_state={
+            "step": step,
+            "optimizer": optimizer.state_dict(),
+            "rng_torch": torch.get_rng_state(),
+        },
+    )
+
+
+def init_from_checkpoint(model: PoseMachine, path: str | Path) -> list[str]:
+    """Copy every tensor whose name and shape match from another model's checkpoint (e.g. CPM ->
+    LSTM PM's ConvNet1, or a single-image model -> the video model). Returns the copied names."""
+    src, _ = load_checkpoint(path)
+    theirs, own = src.state_dict(), model.state_dict()
+    copied = [k for k, v in theirs.items() if k in own and own[k].shape == v.shape]
+    if not copied:
+        raise TrainingError(f"{path}: no layer matches this model by name and shape")
+    own.update({k: theirs[k] for k in copied})
+    model.load_state_dict(own)
+    return copied

@@ -1,0 +1,179 @@
+"""``lstm-probe dump``: stream videos through LSTM PM with the probe attached, frame by frame, into
+a dump directory (see :mod:`lstm_probe.probe.store`).
+
+Memory use is flat in video length: each frame's probe records are written and dropped before the
+next frame runs. Videos finished by an earlier, interrupted run are skipped (their files are not
+touched); the partial one is redone from its start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..checkpoint import load_checkpoint
+from ..data.video import Video
+from ..engine.infer import stream_video
+from ..models import MEMORY_PHASES
+from ..transforms.augment import CropPolicy
+from ..transforms.heatmaps import HeatmapCodec
+from ..utils import InputError, pick_device, sha256_file
+from .recorder import MemoryProbe
+from .store import GATES, VideoDumpWriter, new_manifest, safe_video_id, save_manifest
+
+
+def dump_videos(
+    checkpoint: str | Path,
+    videos: Sequence[Video],
+    out: str | Path,
+    frames: tuple[int, int | None] = (0, None),
+    channels: Sequence[int] | None = None,
+    gates: bool = False,
+    hidden: bool = False,
+    crop: str = "auto",
+    device: str | None = None,
+    progress: bool = True,
+    policy: CropPolicy | None = None,
+) -> Path:
+    out = Path(out)
+    dev = pick_device(device)
+    model, payload = load_checkpoint(checkpoint, dev)
+    if not model.has_memory:
+        raise InputError(checkpoint, f"a {model.name!r} model has no LSTM memory to dump")
+    sha = sha256_file(checkpoint)
+    cfg = model.config
+    C = cfg.hidden_channels if channels is None else len(channels)
+    if channels is not None and any(not 0 <= c < cfg.hidden_channels for c in channels):
+        raise InputError(None, f"channels must lie in 0..{cfg.hidden_channels - 1}")
+    points = (
+        [*MEMORY_PHASES, "belief"] + (list(GATES) if gates else []) + (["hidden"] if hidden else [])
+    )
+    (out / "videos").mkdir(parents=True, exist_ok=True)
+    mpath = out / "manifest.json"
+    if mpath.exists():
+        from .store import Dump
+
+        manifest = Dump(out).manifest
+        if manifest["checkpoint"]["sha256"] != sha:
+            raise InputError(out, "holds a dump of another checkpoint; choose a new --out")
+    else:
+        manifest = new_manifest(
+            {"name": model.name, "preset": payload["model"].get("preset"), "config": cfg.to_dict()},
+            {"path": str(checkpoint), "sha256": sha, "meta": _plain(payload.get("meta", {}))},
+            C,
+            cfg.grid_size,
+            points,
+        )
+        manifest["channel_indices"] = (
+            list(range(cfg.hidden_channels)) if channels is None else list(channels)
+        )
+    codec = HeatmapCodec(cfg.input_size)
+    policy = policy or CropPolicy(cfg.input_size, scale_mode="fit", scale_range=(1.0, 1.0))
+    entries = {v["video_id"]: v for v in manifest["videos"]}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(videos), desc="dump", unit="video")
+    for video in videos:
+        vid = video.video_id
+        fname = f"videos/{safe_video_id(vid)}.h5"
+        e = entries.get(vid)
+        if e is not None and e.get("status") == "done" and (out / e["file"]).is_file():
+            if bar is not None:
+                bar.update(1)
+            continue
+        e = {"video_id": vid, "file": fname, "status": "partial"}
+        if vid not in entries:
+            manifest["videos"].append(e)
+        else:
+            manifest["videos"][[v["video_id"] for v in manifest["videos"]].index(vid)] = e
+        entries[vid] = e
+        save_manifest(out, manifest)
+        _dump_one(
+            model, video, out / fname, codec, policy, dev, frames, channels, gates, hidden, crop, C
+        )
+        e.update(status="done", num_frames=int(_count(out / fname)), attrs=_plain(video.attrs))
+        save_manifest(out, manifest)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def _count(path: Path) -> int:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return int(f["memory"].shape[0])
+
+
+def _plain(d):
+    import json
+
+    return json.loads(
+        json.dumps(d, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    )
+
+
+def _dump_one(model, video, path, codec, policy, dev, frames, channels, gates, hidden, crop, C):
+    ann = video.annotations
+    first = next(iter(video.frames(frames[0], frames[0] + 1)), None)
+    if first is None:
+        raise InputError(path, f"{video.video_id}: no frame at index {frames[0]}")
+    current: dict[str, torch.Tensor] = {}
+    points = (
+        [*MEMORY_PHASES, "belief"] + (list(GATES) if gates else []) + (["hidden"] if hidden else [])
+    )
+    writer = VideoDumpWriter(
+        path,
+        video.video_id,
+        C,
+        model.config.grid_size,
+        model.config.num_joints,
+        (first.shape[1], first.shape[0]),
+        video.attrs,
+        labelled=ann.keypoints is not None,
+        flags={k: v for k, v in ann.flags.items() if k in ("occluded", "cue_visible")},
+        gates=gates,
+        hidden=hidden,
+    )
+    try:
+        probe = MemoryProbe(
+            model,
+            points,
+            channels=channels,
+            dtype=torch.float16,
+            on_record=lambda n, t, x: current.__setitem__(n, x[0]),
+            keep=False,
+        )
+        with probe:
+            for r in stream_video(model, video, policy, codec, dev, crop, frames[0], frames[1]):
+                mem = torch.stack([current[p] for p in MEMORY_PHASES]).float().cpu().numpy()
+                gt = None
+                if ann.keypoints is not None:
+                    gt = (ann.keypoints[r.index], ann.visibility[r.index])
+                writer.append(
+                    r.index,
+                    r.frame,
+                    mem,
+                    r.belief.float().cpu().numpy(),
+                    r.keypoints,
+                    r.confidence,
+                    r.grid_to_frame,
+                    gt=gt,
+                    gates=torch.stack([current[g] for g in GATES]).float().cpu().numpy()
+                    if gates
+                    else None,
+                    hidden=current["hidden"].float().cpu().numpy() if hidden else None,
+                )
+                current.clear()
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return np.int64(writer.n)

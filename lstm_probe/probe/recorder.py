@@ -1,0 +1,129 @@
+"""The memory probe: a context manager that records what passes the model's probe points.
+
+    with MemoryProbe(model, points=MEMORY_PHASES, dtype=torch.float16) as probe:
+        model(clip)                       # or model.step(frame, state) frame by frame
+    probe.stacked("cell")                 # (T, B, C, h, w)
+
+One record per (point, frame index): the index comes from the model (the ``frame`` keyword each
+probe point is called with), so a module that runs once per frame is never overwritten. Records
+are detached (and cast / channel-sliced when asked). Hooks are removed in ``finally`` — after an
+exception too — and a requested point that never fired raises :class:`ProbeError`.
+
+Points are named as in :mod:`lstm_probe.models.conv_lstm` (``prev_cell``, ``forget_term``,
+``input_term``, ``cell``, ``hidden``, the gates) plus ``belief`` and ``initial_belief``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from ..models import LSTM_POINTS, MEMORY_PHASES, PoseMachine, ProbePoint
+from ..utils import LstmProbeError
+
+MODEL_POINTS = {"belief": "belief_out", "initial_belief": "initial_belief"}
+
+
+class ProbeError(LstmProbeError):
+    pass
+
+
+def probe_points(model: nn.Module) -> dict[str, ProbePoint]:
+    """Public point name -> module, for every probe point the model has."""
+    model = getattr(model, "module", model)
+    out: dict[str, ProbePoint] = {}
+    for public, attr in MODEL_POINTS.items():
+        mod = getattr(model, attr, None)
+        if isinstance(mod, ProbePoint):
+            out[public] = mod
+    lstm = getattr(model, "lstm", None)
+    if lstm is not None:
+        for name in LSTM_POINTS:
+            out[name] = getattr(lstm, name)
+    return out
+
+
+class MemoryProbe:
+    def __init__(
+        self,
+        model: PoseMachine,
+        points: Sequence[str] = MEMORY_PHASES,
+        channels: Sequence[int] | None = None,
+        dtype: torch.dtype | None = None,
+        on_record: Callable[[str, int, torch.Tensor], None] | None = None,
+        keep: bool = True,
+    ):
+        available = probe_points(model)
+        unknown = [p for p in points if p not in available]
+        if unknown:
+            raise ProbeError(
+                f"{type(model).__name__} has no probe point {unknown}; "
+                f"available: {', '.join(available) or 'none'}"
+            )
+        self.model, self.points = model, tuple(points)
+        self.modules = {p: available[p] for p in self.points}
+        self.channels = None if channels is None else torch.as_tensor(list(channels))
+        self.dtype, self.on_record, self.keep = dtype, on_record, keep
+        self.records: dict[str, dict[int, torch.Tensor]] = {p: {} for p in self.points}
+        self.fired: set[str] = set()
+        self._handles: list = []
+
+    def _hook(self, name: str):
+        def hook(module, args, kwargs, output):
+            frame = kwargs.get("frame")
+            if frame is None:
+                raise ProbeError(f"probe point {name!r} was called without a frame index")
+            x = output.detach()
+            if self.channels is not None and name not in MODEL_POINTS:
+                x = x.index_select(1, self.channels.to(x.device))
+            if self.dtype is not None:
+                x = x.to(self.dtype)
+            self.fired.add(name)
+            if self.on_record is not None:
+                self.on_record(name, int(frame), x)
+            if self.keep:
+                if frame in self.records[name]:
+                    raise ProbeError(
+                        f"frame {frame} of {name!r} recorded twice in one probe session: "
+                        "use one session per clip (or call clear())"
+                    )
+                self.records[name][int(frame)] = x
+
+        return hook
+
+    def __enter__(self) -> MemoryProbe:
+        try:
+            for name, mod in self.modules.items():
+                self._handles.append(mod.register_forward_hook(self._hook(name), with_kwargs=True))
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def remove(self) -> None:
+        """Remove every hook; safe to call twice."""
+        while self._handles:
+            self._handles.pop().remove()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.remove()
+        if exc_type is None:
+            silent = [p for p in self.points if p not in self.fired]
+            if silent:
+                raise ProbeError(f"requested probe points never fired: {silent}")
+
+    def clear(self) -> None:
+        for r in self.records.values():
+            r.clear()
+
+    def frames(self, name: str) -> list[int]:
+        return sorted(self.records[name])
+
+    def stacked(self, name: str) -> torch.Tensor:
+        """(T, B, C, h, w): the records of one point in frame order."""
+        rec = self.records[name]
+        if not rec:
+            raise ProbeError(f"nothing recorded for {name!r}")
+        return torch.stack([rec[t] for t in sorted(rec)])

@@ -1,0 +1,88 @@
+"""Maps on the belief grid -> onto the original video frame, and coloured overlays.
+
+One function does the geometry (:func:`map_to_frame`: the inverse of the frame's crop/scale,
+bilinear), one the colour (:func:`colorize` / :func:`overlay`: diverging colormap with symmetric
+normalisation for signed maps, per-channel or global scale, percentile clipping, opacity). The
+dashboard, the notebooks and figure export all call these.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from matplotlib import colormaps
+
+from ..transforms.geometric import invert
+
+
+def map_to_frame(
+    grid_map: np.ndarray, grid_to_frame: np.ndarray, frame_size: tuple[int, int]
+) -> np.ndarray:
+    """(h, w) grid map -> (H, W) float32 on the frame; NaN outside the crop.
+
+    Pixel (x, y) of the frame takes the bilinear value of the map at grid position
+    inverse(grid_to_frame)·(x, y): the map is laid back exactly where the crop came from.
+    """
+    W, H = frame_size
+    frame_to_grid = invert(np.asarray(grid_to_frame, np.float64))
+    m = np.asarray(grid_map, np.float32)
+    out = cv2.warpAffine(
+        m,
+        frame_to_grid,
+        (W, H),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=np.nan,
+    )
+    return out
+
+
+def scale_limits(
+    maps: np.ndarray, symmetric: bool = True, clip_percentile: float | None = None
+) -> tuple[float, float]:
+    """Colour limits for one or several maps (global scale: pass them all)."""
+    v = np.asarray(maps, np.float32)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return (-1.0, 1.0) if symmetric else (0.0, 1.0)
+    if symmetric:
+        a = np.abs(v)
+        vmax = float(np.percentile(a, clip_percentile) if clip_percentile else a.max())
+        vmax = vmax if vmax > 0 else 1.0
+        return -vmax, vmax
+    lo = float(np.percentile(v, 100 - clip_percentile) if clip_percentile else v.min())
+    hi = float(np.percentile(v, clip_percentile) if clip_percentile else v.max())
+    return lo, hi if hi > lo else lo + 1.0
+
+
+def colorize(m: np.ndarray, limits: tuple[float, float], cmap: str = "RdBu_r") -> np.ndarray:
+    """(H, W) float -> (H, W, 4) float RGBA in [0, 1]; NaN is transparent."""
+    lo, hi = limits
+    norm = np.clip((np.asarray(m, np.float32) - lo) / (hi - lo), 0, 1)
+    rgba = colormaps[cmap](np.nan_to_num(norm, nan=0.5))
+    rgba[~np.isfinite(m), 3] = 0.0
+    return rgba
+
+
+def overlay(
+    frame_rgb: np.ndarray,
+    m: np.ndarray,
+    limits: tuple[float, float],
+    cmap: str = "RdBu_r",
+    alpha: float = 0.6,
+    weight_by_magnitude: bool = True,
+) -> np.ndarray:
+    """Blend a frame-sized map over an RGB frame -> RGB uint8.
+
+    With ``weight_by_magnitude`` the opacity grows with |value| (signed maps) so that the frame
+    stays visible where the memory is near zero.
+    """
+    rgba = colorize(m, limits, cmap)
+    a = alpha * rgba[..., 3:4]
+    if weight_by_magnitude:
+        lo, hi = limits
+        span = max(abs(lo), abs(hi)) or 1.0
+        mag = np.clip(np.abs(np.nan_to_num(m)) / span, 0, 1)[..., None]
+        a = a * (0.25 + 0.75 * mag)
+    out = frame_rgb.astype(np.float32) * (1 - a) + rgba[..., :3] * 255.0 * a
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
