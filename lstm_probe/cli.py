@@ -166,6 +166,165 @@ def cmd_inspect(args) -> int:
     return 0 if report["ok"] else 1
 
 
+def _add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="PCK of a checkpoint on a dataset, as the paper's tables")
+    p.add_argument("checkpoint")
+    p.add_argument("--data", default="synthetic:test:64:24", help="a source (see dump --help)")
+    p.add_argument("--alpha", type=float, default=0.2)
+    p.add_argument("--out", default=None, help="write RESULT.json and RESULT.csv with this stem")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+
+def cmd_eval(args) -> int:
+    from .checkpoint import load_checkpoint
+    from .data import open_source
+    from .engine.evaluate import collect, format_table, score
+    from .engine.infer import test_policy
+    from .transforms.heatmaps import HeatmapCodec
+    from .utils import pick_device
+
+    dev = pick_device(args.device)
+    model, payload = load_checkpoint(args.checkpoint, dev)
+    videos = open_source(args.data)
+    codec = HeatmapCodec(model.config.input_size)
+    records = collect(model, videos, test_policy(model, payload), codec, dev, not args.no_progress)
+    if not records:
+        raise LstmProbeError(f"{args.data}: no annotated video to evaluate")
+    result = score(records, args.alpha)
+    result.update(checkpoint=str(args.checkpoint), data=args.data, model=model.name)
+    print(format_table(result, f"{model.name} on {args.data}"))
+    if args.out:
+        _write_eval(args.out, result)
+    return 0
+
+
+def _write_eval(stem, result) -> None:
+    import csv
+    from pathlib import Path
+
+    from .utils import atomic_path, write_json_atomic
+
+    stem = Path(stem)
+    write_json_atomic(stem.with_suffix(".json"), result)
+    key = f"pck@{result['alpha']:g}"
+    with atomic_path(stem.with_suffix(".csv")) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["kind", "name", key, "pck@0.1"])
+        for kind in ("groups", "joints"):
+            for name, v in result[key][kind].items():
+                w.writerow([kind, name, f"{v:.2f}", f"{result['pck@0.1'][kind][name]:.2f}"])
+        for name, e in result.get("splits", {}).items():
+            w.writerow(["split", name, f"{e[key]:.2f}", f"{e['pck@0.1']:.2f}"])
+    print(f"wrote {stem.with_suffix('.json')} and {stem.with_suffix('.csv')}")
+
+
+def _add_infer(sub) -> None:
+    p = sub.add_parser("infer", help="streaming pose estimation on your own video")
+    p.add_argument("checkpoint")
+    p.add_argument("video", help="a video file or a folder of frames")
+    p.add_argument("--out", default=None, help="output stem (default: next to the video)")
+    p.add_argument("--box", default=None, help="x1,y1,x2,y2 person box in the first frame")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_infer)
+
+
+def cmd_infer(args) -> int:
+    from .engine.run_infer import infer_video
+
+    box = None
+    if args.box:
+        try:
+            box = tuple(float(v) for v in args.box.split(","))
+            assert len(box) == 4
+        except (ValueError, AssertionError):
+            raise LstmProbeError(f"--box expects x1,y1,x2,y2, got {args.box!r}") from None
+    paths = infer_video(
+        args.checkpoint, args.video, args.out, box, args.device, not args.no_progress
+    )
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
+def _add_dashboard(sub) -> None:
+    p = sub.add_parser("dashboard", help="browse dumps in the Dash app")
+    p.add_argument("dumps", nargs="+", help="one or more dump directories")
+    p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    p.add_argument("--port", type=int, default=8050)
+    p.set_defaults(func=cmd_dashboard)
+
+
+def cmd_dashboard(args) -> int:
+    from dashboard import create_app
+
+    app = create_app(args.dumps)
+    if not app.catalog.dumps:
+        raise LstmProbeError("no dump could be opened: " + "; ".join(app.catalog.errors))
+    print(f"lstm-probe dashboard: open http://{args.host}:{args.port}/ in a browser (Ctrl-C stops)")
+    app.run(host=args.host, port=args.port, debug=False)
+    return 0
+
+
+def _add_figures(sub) -> None:
+    p = sub.add_parser("figures", help="export Figures 4 and 5 from a dump as PNG or PDF")
+    p.add_argument("dump")
+    p.add_argument("--video", default=None, help="video id (default: the first)")
+    p.add_argument("--frame", type=int, default=3, help="frame t (Figure 5 shows t-2..t)")
+    p.add_argument("--channels", default=None, help="Figure 5 rows (default: top 3 by energy)")
+    p.add_argument("--format", default="png", choices=["png", "pdf"])
+    p.add_argument("--out", default="figures")
+    p.set_defaults(func=cmd_figures)
+
+
+def cmd_figures(args) -> int:
+    from pathlib import Path
+
+    from .probe.analysis import analyse_channels
+    from .probe.store import open_dump
+    from .viz import figures as F
+
+    dump = open_dump(args.dump)
+    if not dump.video_ids:
+        raise LstmProbeError(f"{args.dump}: the dump has no finished video")
+    vid = args.video or dump.video_ids[0]
+    v = dump.video(vid)
+    rep = analyse_channels([v])
+    chans = _int_list(args.channels) or [int(c) for c in rep.order[:3]]
+    if any(not 0 <= c < v.channels for c in chans):
+        raise LstmProbeError(f"--channels must lie in 0..{v.channels - 1}")
+    t = min(max(args.frame, 1), v.num_frames - 1)
+    out = Path(args.out)
+    stem = vid.replace("/", "_")
+    f5 = out / f"figure5_{stem}_t{t}.{args.format}"
+    f4 = out / f"figure4_{stem}_t{t}.{args.format}"
+    F.save_image(F.figure5_montage(v, t, chans, labels=dict(enumerate(rep.labels))), f5)
+    F.save_image(F.figure4_montage(v, t, rep)[0], f4)
+    print(f"wrote {f5}\nwrote {f4}")
+    return 0
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="the whole flow on the built-in synthetic videos")
+    p.add_argument("--out", default="demo_output")
+    p.add_argument("--videos", type=int, default=6)
+    p.add_argument("--frames", type=int, default=30)
+    p.add_argument("--train", action="store_true", help="retrain the demo model from scratch")
+    p.add_argument("--no-serve", action="store_true", help="stop after the dump (CI)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8050)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lstm-probe",
@@ -177,6 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_dump(sub)
     _add_inspect(sub)
+    _add_eval(sub)
+    _add_infer(sub)
+    _add_dashboard(sub)
+    _add_figures(sub)
+    _add_demo(sub)
     return parser
 
 

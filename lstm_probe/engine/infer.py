@@ -89,3 +89,14 @@ def stream_video(
                     pts = kp[good]
                     center = (pts.min(0) + pts.max(0)) / 2
             yield FrameResult(t, frame, g2f.astype(np.float32), belief, kp, conf)
+
+
+def test_policy(model: PoseMachine, payload: dict | None = None) -> CropPolicy:
+    """The crop policy a checkpoint was trained with (its test transform: mid scale, no rotation),
+    else 'fit' at scale 1."""
+    crop = ((payload or {}).get("meta", {}).get("config", {}).get("data", {}) or {}).get("crop")
+    if crop:
+        crop = dict(crop)
+        crop["scale_range"] = tuple(crop.get("scale_range", (1.0, 1.0)))
+        return CropPolicy(input_size=model.config.input_size, **crop)
+    return CropPolicy(model.config.input_size, scale_mode="fit", scale_range=(1.0, 1.0))

@@ -16,7 +16,7 @@ import torch
 
 from ..checkpoint import load_checkpoint
 from ..data.video import Video
-from ..engine.infer import stream_video
+from ..engine.infer import stream_video, test_policy
 from ..models import MEMORY_PHASES
 from ..transforms.augment import CropPolicy
 from ..transforms.heatmaps import HeatmapCodec
@@ -71,7 +71,7 @@ def dump_videos(
             list(range(cfg.hidden_channels)) if channels is None else list(channels)
         )
     codec = HeatmapCodec(cfg.input_size)
-    policy = policy or CropPolicy(cfg.input_size, scale_mode="fit", scale_range=(1.0, 1.0))
+    policy = policy or test_policy(model, payload)
     entries = {v["video_id"]: v for v in manifest["videos"]}
     bar = None
     if progress:

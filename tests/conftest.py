@@ -1,0 +1,23 @@
+import pytest
+import torch
+
+from lstm_probe.checkpoint import save_checkpoint
+from lstm_probe.models import build_model
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    save_checkpoint(path, build_model("lstm_pm", "tiny"), preset="tiny")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_dump(tiny_checkpoint, tmp_path_factory):
+    from lstm_probe.data import SyntheticVideos
+    from lstm_probe.probe.dump import dump_videos
+
+    out = tmp_path_factory.mktemp("dump") / "d"
+    videos = SyntheticVideos(split="test", num_videos=2, num_frames=8, occluder_prob=1.0)
+    return dump_videos(tiny_checkpoint, list(videos), out, progress=False, device="cpu")

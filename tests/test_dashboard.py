@@ -1,0 +1,176 @@
+"""Dashboard: callbacks as plain functions on a small dump, then a real headless Chromium."""
+
+import shutil
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from dashboard import create_app
+from lstm_probe.probe.analysis import analyse_channels
+from lstm_probe.viz import figures as F
+
+
+def _cb(app, key_part):
+    keys = [k for k in app.callback_map if key_part in k]
+    assert len(keys) == 1, keys
+    return app.callback_map[keys[0]]["callback"].__wrapped__
+
+
+def test_figure_builders(tiny_dump):
+    from lstm_probe.probe.store import open_dump
+
+    v = open_dump(tiny_dump).video(open_dump(tiny_dump).video_ids[0])
+    rep = analyse_channels([v])
+    panels = F.figure5_row(v, 2, 0, F.OverlayStyle())
+    assert len(panels) == 6 and all(p.shape == (160, 160, 3) for p in panels)
+    # panel a) is the previous frame, panel b) the current one, both with C_{t-1}
+    assert not np.array_equal(panels[0], panels[1])
+    m = F.figure5_montage(v, 5, [0, 2], frames=3)
+    assert m.shape == (2 * 3 * 160, 6 * 160, 3)
+    grid, order = F.figure4_montage(v, 3, rep, columns=4)
+    assert grid.shape == (2 * 160, 4 * 160, 3) and sorted(order) == list(range(8))
+    assert F.channel_joint_figure(rep).data[0].z.shape == (8, 14)
+    e = F.energy_figure(v, 1, 4)
+    assert [t.name for t in e.data] == ["forget_term", "input_term", "cell"]
+    pck = F.frame_pck(v)
+    assert pck.shape == (8,) and np.all((pck >= 0) & (pck <= 1))
+
+
+def test_callbacks_as_functions(tiny_dump, tmp_path):
+    app = create_app([tiny_dump, tmp_path / "missing"])
+    assert len(app.catalog.errors) == 1 and "missing" in app.catalog.errors[0]
+    vids, first = _cb(app, "video.options")(0)
+    assert first == vids[0]
+    tmax, t, opts, chans, jointmap = _cb(app, "frame.max")(first, 0)
+    assert tmax == 7 and len(opts) == 8 and len(chans) == 1
+    fig5 = _cb(app, "figure5.figure")(4, [0, 1], 0.5, "PuOr_r", "global", first, 0)
+    assert fig5.data[0].source.startswith("data:image/jpeg;base64,")
+    other = _cb(app, "figure5.figure")(5, [0, 1], 0.5, "PuOr_r", "global", first, 0)
+    assert other.data[0].source != fig5.data[0].source
+    rep = app.catalog.analysis(0, first)
+    click = {"points": [{"x": 160 * 2 + 5, "y": 5}]}  # third tile of the Figure 4 grid
+    assert _cb(app, "channels.value@")(click, first, 0) == [int(rep.order[2])]
+    assert _cb(app, "frame.value@")({"points": [{"x": 6.2}]}, 7) == 6
+    energy, pck = _cb(app, "energy.figure")(3, [2], first, 0)
+    assert energy.layout.shapes  # current frame marked (and occlusions shaded)
+    out = _cb(app, "download.data")
+    from contextvars import copy_context
+
+    import dash
+
+    def run():
+        dash.ctx  # noqa: B018
+        return out(1, None, 4, [0], 0.7, "RdBu_r", "channel", first, 0)
+
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    ctx = copy_context()
+
+    def with_trigger():
+        context_value.set(
+            AttributeDict(triggered_inputs=[{"prop_id": "export5.n_clicks", "value": 1}])
+        )
+        return run()
+
+    data = ctx.run(with_trigger)
+    assert data["filename"].startswith("figure5_") and data["base64"]
+
+
+def test_no_valid_dump_shows_a_message(tmp_path):
+    app = create_app([tmp_path / "nope"])
+    text = str(app.layout)
+    assert "No dump could be opened" in text and "nope" in text
+
+
+# ------------------------------------------------------------------ real browser
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tiny_dump):
+    from werkzeug.serving import make_server
+
+    app = create_app([tiny_dump])
+    port = _free_port()
+    server = make_server("127.0.0.1", port, app.server, threaded=True)
+    th = threading.Thread(target=server.serve_forever, daemon=True)
+    th.start()
+    yield f"http://127.0.0.1:{port}/"
+    server.shutdown()
+
+
+@pytest.fixture
+def browser():
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("Debian chromium + chromium-driver not installed (make browser)")
+    from selenium import webdriver
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium")
+    for a in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--window-size=1400,1600",
+    ):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=opts)
+    yield driver
+    driver.quit()
+
+
+def _image_src(driver, graph_id, timeout=30.0, different_from=None):
+    from selenium.webdriver.common.by import By
+
+    end = time.time() + timeout
+    while time.time() < end:
+        imgs = driver.find_elements(By.CSS_SELECTOR, f"#{graph_id} image")
+        if imgs:
+            src = imgs[0].get_attribute("href") or imgs[0].get_attribute("xlink:href")
+            if src and src != different_from:
+                return src
+        time.sleep(0.2)
+    raise AssertionError(f"#{graph_id} showed no (new) image within {timeout} s")
+
+
+@pytest.mark.browser
+def test_end_to_end_in_chromium(served, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(served)
+    fig5 = _image_src(browser, "figure5")
+    fig4 = _image_src(browser, "figure4")
+    assert fig5.startswith("data:image/jpeg") and fig4.startswith("data:image/jpeg")
+    # change the frame with the keyboard on the slider handle
+    handle = browser.find_element(By.CSS_SELECTOR, "#frame [role=slider]")
+    handle.click()
+    handle.send_keys(Keys.ARROW_RIGHT)
+    fig5_b = _image_src(browser, "figure5", different_from=fig5)
+    # change the channel by clicking a tile of the Figure 4 grid
+    grid = browser.find_element(By.CSS_SELECTOR, "#figure4 .nsewdrag")
+    browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect();"
+        "const o = {bubbles: true, clientX: r.left + r.width * 0.45, clientY: r.top + r.height * 0.25};"
+        "arguments[0].dispatchEvent(new MouseEvent('mousedown', o));"
+        "arguments[0].dispatchEvent(new MouseEvent('mouseup', o));"
+        "arguments[0].dispatchEvent(new MouseEvent('click', o));",
+        grid,
+    )
+    _image_src(browser, "figure5", different_from=fig5_b)
+    assert browser.find_elements(By.CSS_SELECTOR, "#energy .scatterlayer .trace")
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == []

@@ -1,0 +1,175 @@
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from lstm_probe.checkpoint import load_checkpoint
+from lstm_probe.cli import main
+from lstm_probe.data import SyntheticVideos
+from lstm_probe.probe.analysis import analyse_channels
+from lstm_probe.probe.dump import dump_videos
+from lstm_probe.probe.inspect import check_dump, memory_identity_errors
+from lstm_probe.probe.recorder import MemoryProbe
+from lstm_probe.probe.store import open_dump
+from lstm_probe.transforms.geometric import to_network_input, warp_frame
+from lstm_probe.utils import InputError
+from lstm_probe.viz.overlay import map_to_frame
+
+
+def test_dump_round_trip_and_identities(tiny_dump):
+    dump = open_dump(tiny_dump)
+    man = dump.manifest
+    assert man["format_version"] == 1 and man["channels"] == 8 and man["grid_size"] == 8
+    assert len(man["checkpoint"]["sha256"]) == 64
+    assert all(v["status"] == "done" for v in man["videos"])
+    v = dump.video(dump.video_ids[0])
+    assert v.memory.shape == (8, 4, 8, 8, 8) and v.memory.dtype == np.float16
+    assert v.memory.chunks == (1, 4, 1, 8, 8)
+    assert v.keypoints.shape == (8, 14, 2) and v.keypoints_gt.shape == (8, 14, 2)
+    assert v.flags["occluded"].shape == (8, 14) and v.flags["cue_visible"].shape == (8,)
+    assert v.frame_image(0).shape == (160, 160, 3)
+    e_sum, e_chain = memory_identity_errors(v.memory[()])
+    assert e_sum < 2e-3 and e_chain == 0
+    assert not v.memory[0, :2].any()
+    assert check_dump(tiny_dump)["ok"]
+    with h5py.File(v.path) as f:  # nothing pickled: only numeric and string data
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                assert obj.dtype.kind in "fiubO" and (obj.dtype.kind != "O" or name == "frames")
+
+        f.visititems(visit)
+
+
+def test_stored_memory_equals_the_clip_forward(tiny_checkpoint, tiny_dump):
+    """Streaming dump == clip forward on the same crops."""
+    model, _ = load_checkpoint(tiny_checkpoint)
+    dump = open_dump(tiny_dump)
+    v = dump.video(dump.video_ids[0])
+    video = SyntheticVideos(split="test", num_videos=2, num_frames=8, occluder_prob=1.0)[0]
+    from lstm_probe.transforms.geometric import compose, grid_to_crop, invert
+
+    crops = []
+    for t in range(8):
+        frame_to_crop = invert(compose(v.grid_to_frame[t], invert(grid_to_crop(8))))
+        crops.append(warp_frame(video.frame(t), frame_to_crop, 64))
+    x = to_network_input(np.stack(crops))[None]
+    with torch.no_grad(), MemoryProbe(model, ["cell"]) as p:
+        model(x)
+    ref = p.stacked("cell")[:, 0].numpy()
+    stored = v.memory[:, 3].astype(np.float32)
+    assert np.abs(stored - ref).max() <= 2e-3 * max(1, np.abs(ref).max())
+
+
+def test_grid_point_lands_on_the_right_frame_pixel():
+    g2f = np.array([[8.0, 0.0, 20.5], [0.0, 8.0, 10.5]])  # grid (gx, gy) -> frame
+    m = np.zeros((8, 8), np.float32)
+    m[2, 5] = 1.0
+    on_frame = map_to_frame(m, g2f, (100, 90))
+    y, x = np.unravel_index(np.nanargmax(on_frame), on_frame.shape)
+    assert (
+        (x, y) == (int(20.5 + 5 * 8), int(10.5 + 2 * 8))
+        or (abs(x - 60.5) <= 1
+        and abs(y - 26.5) <= 1)
+    )
+    assert np.isnan(on_frame[0, 0])  # outside the crop
+
+
+def test_interrupted_dump_resumes_and_keeps_finished_files(tiny_checkpoint, tmp_path, monkeypatch):
+    videos = list(SyntheticVideos(split="test", num_videos=3, num_frames=6))
+    out = tmp_path / "d"
+    import lstm_probe.probe.dump as D
+
+    real = D._dump_one
+    calls = {"n": 0}
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        return real(*a, **k)
+
+    monkeypatch.setattr(D, "_dump_one", flaky)
+    with pytest.raises(OSError):
+        dump_videos(tiny_checkpoint, videos, out, progress=False)
+    man = json.loads((out / "manifest.json").read_text())
+    assert [v["status"] for v in man["videos"]] == ["done", "partial"]
+    first = (out / man["videos"][0]["file"]).read_bytes()
+    assert not list((out / "videos").glob("*.tmp"))  # the partial file was removed
+    monkeypatch.setattr(D, "_dump_one", real)
+    dump_videos(tiny_checkpoint, videos, out, progress=False)
+    man = json.loads((out / "manifest.json").read_text())
+    assert [v["status"] for v in man["videos"]] == ["done"] * 3
+    assert (out / man["videos"][0]["file"]).read_bytes() == first
+
+
+def test_reader_refuses_other_versions_and_foreign_dirs(tiny_dump, tmp_path):
+    with pytest.raises(InputError, match="no manifest"):
+        open_dump(tmp_path)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    man = json.loads((tiny_dump / "manifest.json").read_text())
+    man["format_version"] = 99
+    (bad / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(InputError, match="version 99"):
+        open_dump(bad)
+    man["format_version"] = 1
+    man["videos"][0]["file"] = "../../etc/passwd"
+    (bad / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(InputError, match="outside the dump"):
+        open_dump(bad).video(man["videos"][0]["video_id"])
+
+
+def test_channel_analysis_finds_a_joint_channel(tiny_dump):
+    dump = open_dump(tiny_dump)
+    v = dump.video(dump.video_ids[0])
+    rep = analyse_channels([v])
+    assert rep.scores.shape == (8, 14) and len(rep.labels) == 8
+    # a channel that lights up only at the right wrist is labelled so; a flat one is global
+    F, J = 6, 14
+    kp = np.stack([np.array([[(j % 4) * 2, (j // 4) * 2] for j in range(J)], np.float32)] * F)
+    mem = np.zeros((F, 4, 2, 8, 8), np.float16)
+    wx, wy = kp[0, 4].astype(int)
+    mem[:, 3, 0, wy, wx] = 1.0
+    mem[:, 3, 1] = 1.0
+
+    class Fake:
+        memory, keypoints_gt, keypoints = mem, kp, kp
+        grid_to_frame = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]], np.float32), (F, 1, 1))
+        stats = np.zeros((F, 4, 2, 7), np.float32)
+
+    rep = analyse_channels([Fake()])
+    assert rep.labels[0] == "right_wrist" and rep.labels[1] == "global"
+    assert rep.scores[0, 4] == pytest.approx(64.0, rel=1e-3)
+
+
+def test_cli_dump_inspect_figures_and_errors(tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "d"
+    assert (
+        main(
+            [
+                "dump",
+                str(tiny_checkpoint),
+                "--data",
+                "synthetic:test:1:5",
+                "--out",
+                str(out),
+                "--channels",
+                "0,3",
+                "--gates",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    v = open_dump(out).video(open_dump(out).video_ids[0])
+    assert v.memory.shape[2] == 2 and v.array("gates").shape == (5, 4, 2, 8, 8)
+    assert main(["inspect", str(out)]) == 0
+    assert "all checks passed" in capsys.readouterr().out
+    assert main(["figures", str(out), "--out", str(tmp_path / "fig"), "--format", "pdf"]) == 0
+    assert len(list((tmp_path / "fig").glob("*.pdf"))) == 2
+    assert main(["dump", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "x")]) == 2
+    assert "missing.pt: checkpoint file not found" in capsys.readouterr().err
+    assert main(["inspect", str(tmp_path)]) == 2

@@ -1,0 +1,170 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lstm_probe.cli import main
+from lstm_probe.config import load_config
+from lstm_probe.engine.train import TrainingError, pose_loss, train
+from lstm_probe.metrics import pck as P
+from lstm_probe.skeleton import SKELETON
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "training/configs/tiny_cpu.yaml"
+
+
+def test_loss_is_caffe_euclidean_summed_over_stages():
+    torch.manual_seed(0)
+    B, T = 2, 2
+    targets = torch.rand(B, T, 15, 4, 4)
+    b0, b1, b2 = (torch.rand(B, 15, 4, 4) for _ in range(3))
+    stages = [(b0, b1), (b2,)]  # frame 0: initial belief + belief; frame 1: belief
+    expected = (
+        ((b0 - targets[:, 0]) ** 2).sum()
+        + ((b1 - targets[:, 0]) ** 2).sum()
+        + ((b2 - targets[:, 1]) ** 2).sum()
+    ) / (2 * B)
+    assert pose_loss(stages, targets).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def _losses(run):
+    return [json.loads(l)["loss"] for l in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_training_lowers_the_loss_on_a_fixed_batch():
+    from lstm_probe.data import ClipDataset, SyntheticVideos
+    from lstm_probe.engine.train import build_codec_policy, build_model_from_config, build_optimizer
+
+    cfg = load_config(TINY)
+    torch.manual_seed(0)
+    model = build_model_from_config(cfg)
+    codec, policy = build_codec_policy(cfg, model)
+    ds = ClipDataset(SyntheticVideos(num_videos=10, num_frames=8), 3, policy, codec, num_samples=4)
+    batch = torch.utils.data.default_collate([ds[i] for i in range(4)])
+    opt = build_optimizer(model, {**cfg["optim"], "lr": 3e-3})
+    losses = []
+    for _ in range(25):
+        loss = pose_loss(model(batch["image"])["stages"], batch["target"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_resume_continues_exactly(tmp_path):
+    cfg = load_config(TINY)
+    train(cfg, tmp_path / "full", progress=False, device="cpu")
+    train(cfg, tmp_path / "split", progress=False, device="cpu", max_steps=3)
+    assert (tmp_path / "split/checkpoint.pt").exists()
+    train(cfg, tmp_path / "split", resume=True, progress=False, device="cpu")
+    full, split = _losses(tmp_path / "full"), _losses(tmp_path / "split")
+    assert len(full) == len(split) == 6
+    assert full == split  # bit-identical trajectory, dropout included
+
+
+def test_non_finite_loss_stops_with_a_clear_message(tmp_path):
+    cfg = load_config(TINY, ["--optim.lr=1e30", "--optim.warmup=0", "--optim.grad_clip=1e30"])
+    with pytest.raises(TrainingError, match="loss became"):
+        train(cfg, tmp_path / "r", progress=False, device="cpu")
+
+
+def test_cli_train_with_overrides_and_eval_outputs(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", str(TINY), "--out", str(run), "--optim.steps=2", "--no-progress"]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["optim"]["steps"] == 2 and cfg["model"]["preset"] == "tiny"
+    assert (
+        main(
+            [
+                "eval",
+                str(run / "checkpoint.pt"),
+                "--data",
+                "synthetic:test:2:6",
+                "--out",
+                str(tmp_path / "res"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "Head" in out and "Mean" in out and "occluded" in out
+    res = json.loads((tmp_path / "res.json").read_text())
+    assert set(res["pck@0.2"]["groups"]) == {*SKELETON.groups, "Mean"}
+    assert {"clean", "occluded", "cueless"} <= set(res["splits"])
+    assert (tmp_path / "res.csv").read_text().startswith("kind,name,pck@0.2,pck@0.1")
+
+
+def test_bad_override_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", str(TINY), "--nonsense"])
+    assert "overrides are --section.key=value" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29533",
+        "-m",
+        "lstm_probe.cli",
+        "train",
+        str(TINY),
+        "--out",
+        str(tmp_path / "ddp"),
+        "--device",
+        "cpu",
+        "--optim.steps=3",
+        "--no-progress",
+    ]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert len(_losses(tmp_path / "ddp")) == 3  # rank 0 logs every step
+    assert (tmp_path / "ddp/checkpoint.pt").exists()
+
+
+# ------------------------------------------------------------------ PCK on hand-built cases
+def test_pck_masked_joint_zero_box_and_groups():
+    gt = np.zeros((2, 14, 2))
+    pred = gt.copy()
+    pred[0, 3] = [30, 0]  # right elbow off by 30 px with a 100-px box at alpha 0.2 -> miss
+    pred[0, 6] = [10, 0]  # left elbow off by 10 -> hit
+    mask = np.ones((2, 14), bool)
+    mask[0, 0] = False  # the head of frame 0 is not visible: not counted
+    norm = np.array([100.0, 0.0])  # frame 1 has a zero-size box: no valid joints
+    hits, valid = P.pck_hits(pred, gt, mask, norm, 0.2)
+    assert valid[1].sum() == 0 and valid[0].sum() == 13
+    joint = P.per_joint(hits, valid)
+    assert np.isnan(joint[0])  # head never valid
+    assert joint[3] == 0 and joint[6] == 100
+    table = P.group_table(joint)
+    assert table["Elb"] == 50 and np.isnan(table["Head"])
+    assert table["Mean"] == pytest.approx(np.mean([100, 50, 100, 100, 100, 100]))
+
+
+def test_swap_rate_and_belly_and_acceleration():
+    gt = np.random.default_rng(0).uniform(0, 100, (4, 14, 2))
+    swapped = gt[:, SKELETON.flip_permutation()]
+    assert P.swap_rate(gt, gt, np.ones((4, 14), bool)) == 0
+    assert P.swap_rate(swapped, gt, np.ones((4, 14), bool)) == 100
+    kp = np.zeros((14, 2))
+    for n, xy in {
+        "right_shoulder": (0, 0),
+        "left_shoulder": (10, 0),
+        "right_hip": (0, 100),
+        "left_hip": (10, 100),
+    }.items():
+        kp[SKELETON.index(n)] = xy
+    assert np.allclose(P.jhmdb_belly(kp), [5, 65])
+    line = np.arange(5)[:, None, None] * np.ones((5, 14, 2))
+    assert P.acceleration_error(line, line * 0, np.ones((5, 14), bool)) == 0
