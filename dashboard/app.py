@@ -262,7 +262,7 @@ def register_callbacks(app: dash.Dash, cat: DumpCatalog) -> None:
         else:
             img, _ = F.figure4_montage(v, int(t), cat.analysis(int(d or 0), vid), style=style)
             name = f"figure4_{v.video_id}_t{t}.png"
-        ok, buf = cv2.imencode(".png", img[:, :, ::-1])
+        _, buf = cv2.imencode(".png", img[:, :, ::-1])
         return dcc.send_bytes(buf.tobytes(), name.replace("/", "_"))
 
 

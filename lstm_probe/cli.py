@@ -124,7 +124,7 @@ def _int_list(spec):
 def _range(spec):
     if not spec:
         return (0, None)
-    a, sep, b = spec.partition(":")
+    a, _, b = spec.partition(":")
     try:
         return (int(a or 0), int(b) if b else None)
     except ValueError:

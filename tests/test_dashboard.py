@@ -43,7 +43,7 @@ def test_callbacks_as_functions(tiny_dump, tmp_path):
     assert len(app.catalog.errors) == 1 and "missing" in app.catalog.errors[0]
     vids, first = _cb(app, "video.options")(0)
     assert first == vids[0]
-    tmax, t, opts, chans, jointmap = _cb(app, "frame.max")(first, 0)
+    tmax, _, opts, chans, _ = _cb(app, "frame.max")(first, 0)
     assert tmax == 7 and len(opts) == 8 and len(chans) == 1
     fig5 = _cb(app, "figure5.figure")(4, [0, 1], 0.5, "PuOr_r", "global", first, 0)
     assert fig5.data[0].source.startswith("data:image/jpeg;base64,")
@@ -53,7 +53,7 @@ def test_callbacks_as_functions(tiny_dump, tmp_path):
     click = {"points": [{"x": 160 * 2 + 5, "y": 5}]}  # third tile of the Figure 4 grid
     assert _cb(app, "channels.value@")(click, first, 0) == [int(rep.order[2])]
     assert _cb(app, "frame.value@")({"points": [{"x": 6.2}]}, 7) == 6
-    energy, pck = _cb(app, "energy.figure")(3, [2], first, 0)
+    energy, _ = _cb(app, "energy.figure")(3, [2], first, 0)
     assert energy.layout.shapes  # current frame marked (and occlusions shaded)
     out = _cb(app, "download.data")
     from contextvars import copy_context

@@ -69,10 +69,8 @@ def test_grid_point_lands_on_the_right_frame_pixel():
     m[2, 5] = 1.0
     on_frame = map_to_frame(m, g2f, (100, 90))
     y, x = np.unravel_index(np.nanargmax(on_frame), on_frame.shape)
-    assert (
-        (x, y) == (int(20.5 + 5 * 8), int(10.5 + 2 * 8))
-        or (abs(x - 60.5) <= 1
-        and abs(y - 26.5) <= 1)
+    assert (x, y) == (int(20.5 + 5 * 8), int(10.5 + 2 * 8)) or (
+        abs(x - 60.5) <= 1 and abs(y - 26.5) <= 1
     )
     assert np.isnan(on_frame[0, 0])  # outside the crop
 

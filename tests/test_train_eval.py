@@ -33,7 +33,7 @@ def test_loss_is_caffe_euclidean_summed_over_stages():
 
 
 def _losses(run):
-    return [json.loads(l)["loss"] for l in (run / "metrics.jsonl").read_text().splitlines()]
+    return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_training_lowers_the_loss_on_a_fixed_batch():

@@ -43,7 +43,7 @@ def channel_scores(
     """(C, J) attention scores of one video (see module doc)."""
     mem = np.abs(video.memory[frames or slice(None), PHASES.index(phase)].astype(np.float32))
     pos = joint_grid_positions(video)[frames or slice(None)]
-    F, C, h, w = mem.shape
+    F, C = mem.shape[:2]
     scores = np.zeros((C, SKELETON.num_joints), np.float64)
     for t in range(F):
         mean = mem[t].reshape(C, -1).mean(-1) + 1e-6

@@ -178,7 +178,7 @@ class VideoDumpWriter:
             self.hidden.resize(i + 1, axis=0)
             self.hidden[i] = hidden.astype(np.float16)
         if self.labelled and gt is not None:
-            for (k, d), v in zip(self.gt.items(), gt):
+            for d, v in zip(self.gt.values(), gt):
                 d.resize(i + 1, axis=0)
                 d[i] = v
         for k, d in self.flag_ds.items():
