@@ -317,7 +317,7 @@ class SyntheticVideo(Video):
         T = self.num_frames
         kp = np.stack([self.pose(t)[0] for t in range(T)]).astype(np.float32)
         occluded = np.zeros((T, SKELETON.num_joints), bool)
-        if sc.extras["occ_draw"] and T > sc.cue_frames + cfg.occluder_frames[0]:
+        if sc.extras["occ_draw"] and T > sc.cue_frames + 1:
             sc.occluder = self._place_occluder(kp)
         if sc.occluder is not None:
             o = sc.occluder
@@ -355,8 +355,9 @@ class SyntheticVideo(Video):
         limb = list(limbs)[rng.integers(4)]
         joints = [J(n) for n in limbs[limb]]
         k = int(rng.integers(cfg.occluder_frames[0], cfg.occluder_frames[1] + 1))
-        k = min(k, T - sc.cue_frames - 1)
-        start = int(rng.integers(sc.cue_frames + 1, T - k + 1))
+        # after the cue; in a short video the occluder may still be there when it ends
+        start = int(rng.integers(sc.cue_frames + 1, max(sc.cue_frames + 2, T - k + 1)))
+        k = min(k, T - start)
         pts = kp[start : start + k][:, joints].reshape(-1, 2)
         margin = 0.06 * sc.height
         lo, hi = pts.min(0) - margin, pts.max(0) + margin

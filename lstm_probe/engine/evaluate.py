@@ -3,9 +3,9 @@
 Returns a plain dict (written as JSON/CSV by the command line):
 
 - ``pck`` per joint and the paper's group table at α (default 0.2) and at 0.1;
-- on the synthetic set, the same split by ``clean`` (not occluded, cue shown), ``occluded``
-  (the hidden joints) and ``cueless`` (not occluded, after the left/right cue vanished) joint-
-  frames, plus the left/right swap rate on cue-less frames;
+- on the synthetic set, the same split by joint-frames: ``clean`` (not occluded), ``occluded``
+  (hidden under the occluder, ground truth kept) and ``cueless`` (not occluded, in frames after
+  the left/right cue vanished), plus the left/right swap rate on cue-less frames;
 - ``acceleration_error``: mean per-joint acceleration error, pixels/frame² (flicker);
 - on sub-JHMDB, all 15 joints count, the belly interpolated (``jhmdb_belly``).
 
@@ -99,7 +99,7 @@ def score(records: list[dict], alpha: float = 0.2) -> dict:
         cue = np.concatenate([f["cue_visible"] for f in flags])
         labelled = vis >= 0
         splits = {
-            "clean": labelled & ~occ & cue[:, None],
+            "clean": labelled & ~occ,
             "occluded": labelled & occ,
             "cueless": labelled & ~occ & ~cue[:, None],
         }

@@ -1,0 +1,37 @@
+"""Every notebook runs top to bottom (quick mode) and is stored without outputs."""
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from lstm_probe.demo import packaged_checkpoint
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(path, monkeypatch):
+    if not packaged_checkpoint().exists():
+        pytest.fail("the demo checkpoint is missing from lstm_probe/assets")
+    nb = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "strip outputs"
+    monkeypatch.setenv("LSTM_PROBE_QUICK", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+
+
+def test_there_are_notebooks():
+    assert {p.stem for p in NOTEBOOKS} >= {
+        "01_quickstart",
+        "02_memory_dynamics",
+        "03_benchmark_tables",
+    }
+    assert os.path.isdir(NOTEBOOKS[0].parent)
