@@ -39,7 +39,7 @@ def main() -> None:
     dump_videos(packaged_checkpoint(), list(videos), tmp / "dump", progress=False, device="cpu")
     app = create_app([tmp / "dump"])
     vid = app.catalog.dumps[0].video_ids[0]
-    _, _, _, chans, _ = cb(app, "frame.max")(vid, 0)  # warms the channel analysis cache
+    cb(app, "frame.max")(vid, 0)  # warms the channel analysis cache
     fig5, fig4, timeline = (
         cb(app, "figure5.figure"),
         cb(app, "figure4.figure"),

@@ -92,8 +92,12 @@ def layout(cat: DumpCatalog) -> html.Div:
                         ],
                         value="channel",
                     ),
-                    html.Button("export Figure 5 (PNG)", id=ids.EXPORT5),
-                    html.Button("export Figure 4 (PNG)", id=ids.EXPORT4),
+                    html.Label("export"),
+                    dcc.RadioItems(
+                        id=ids.EXPORT_FORMAT, options=["png", "pdf"], value="png", inline=True
+                    ),
+                    html.Button("export Figure 5", id=ids.EXPORT5),
+                    html.Button("export Figure 4", id=ids.EXPORT4),
                     dcc.Download(id=ids.DOWNLOAD),
                 ],
                 className="controls",
@@ -197,7 +201,8 @@ def register_callbacks(app: dash.Dash, cat: DumpCatalog) -> None:
         v = cat.video(int(d or 0), vid)
         rep = cat.analysis(int(d or 0), vid)
         p = click["points"][0]
-        W, H = v.frame_size
+        zoom = F.display_zoom(v.frame_size, 200)  # tiles are drawn zoomed (figure4_montage)
+        W, H = v.frame_size[0] * zoom, v.frame_size[1] * zoom
         k = int(p["y"] // H) * 8 + int(p["x"] // W)
         order = list(rep.order)
         if k >= len(order):
@@ -249,10 +254,11 @@ def register_callbacks(app: dash.Dash, cat: DumpCatalog) -> None:
         State(ids.SCALE, "value"),
         State(ids.VIDEO, "value"),
         State(ids.DUMP, "value"),
+        State(ids.EXPORT_FORMAT, "value"),
         prevent_initial_call=True,
     )
-    def export(n5, n4, t, channels, alpha, cmap, scale, vid, d):
-        import cv2
+    def export(n5, n4, t, channels, alpha, cmap, scale, vid, d, fmt="png"):
+        import tempfile
 
         v = cat.video(int(d or 0), vid)
         style = _style(alpha, cmap, scale)
@@ -262,8 +268,11 @@ def register_callbacks(app: dash.Dash, cat: DumpCatalog) -> None:
         else:
             img, _ = F.figure4_montage(v, int(t), cat.analysis(int(d or 0), vid), style=style)
             name = f"figure4_{v.video_id}_t{t}.png"
-        _, buf = cv2.imencode(".png", img[:, :, ::-1])
-        return dcc.send_bytes(buf.tobytes(), name.replace("/", "_"))
+        name = name.replace("/", "_").replace(".png", f".{fmt or 'png'}")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            F.save_image(img, path)  # the same writer as `lstm-probe figures`
+            return dcc.send_bytes(path.read_bytes(), name)
 
 
 def create_app(dump_paths: list[str | Path]) -> dash.Dash:

@@ -24,11 +24,11 @@ def test_figure_builders(tiny_dump):
     v = open_dump(tiny_dump).video(open_dump(tiny_dump).video_ids[0])
     rep = analyse_channels([v])
     panels = F.figure5_row(v, 2, 0, F.OverlayStyle())
-    assert len(panels) == 6 and all(p.shape == (160, 160, 3) for p in panels)
+    assert len(panels) == 6 and all(p.shape == (320, 320, 3) for p in panels)  # 160 px zoomed 2×
     # panel a) is the previous frame, panel b) the current one, both with C_{t-1}
     assert not np.array_equal(panels[0], panels[1])
     m = F.figure5_montage(v, 5, [0, 2], frames=3)
-    assert m.shape == (2 * 3 * 160, 6 * 160, 3)
+    assert m.shape == (2 * 3 * 320, 6 * 320, 3)
     grid, order = F.figure4_montage(v, 3, rep, columns=4)
     assert grid.shape == (2 * 160, 4 * 160, 3) and sorted(order) == list(range(8))
     assert F.channel_joint_figure(rep).data[0].z.shape == (8, 14)
@@ -50,7 +50,7 @@ def test_callbacks_as_functions(tiny_dump, tmp_path):
     other = _cb(app, "figure5.figure")(5, [0, 1], 0.5, "PuOr_r", "global", first, 0)
     assert other.data[0].source != fig5.data[0].source
     rep = app.catalog.analysis(0, first)
-    click = {"points": [{"x": 160 * 2 + 5, "y": 5}]}  # third tile of the Figure 4 grid
+    click = {"points": [{"x": 160 * 2 + 5, "y": 5}]}  # third tile (160-px frames are drawn 1:1)
     assert _cb(app, "channels.value@")(click, first, 0) == [int(rep.order[2])]
     assert _cb(app, "frame.value@")({"points": [{"x": 6.2}]}, 7) == 6
     energy, _ = _cb(app, "energy.figure")(3, [2], first, 0)
@@ -62,7 +62,7 @@ def test_callbacks_as_functions(tiny_dump, tmp_path):
 
     def run():
         dash.ctx  # noqa: B018
-        return out(1, None, 4, [0], 0.7, "RdBu_r", "channel", first, 0)
+        return out(1, None, 4, [0], 0.7, "RdBu_r", "channel", first, 0, "pdf")
 
     from dash._callback_context import context_value
     from dash._utils import AttributeDict
@@ -76,7 +76,10 @@ def test_callbacks_as_functions(tiny_dump, tmp_path):
         return run()
 
     data = ctx.run(with_trigger)
-    assert data["filename"].startswith("figure5_") and data["base64"]
+    assert data["filename"].startswith("figure5_") and data["filename"].endswith(".pdf")
+    import base64
+
+    assert base64.b64decode(data["content"]).startswith(b"%PDF")
 
 
 def test_no_valid_dump_shows_a_message(tmp_path):
@@ -174,3 +177,18 @@ def test_end_to_end_in_chromium(served, browser):
     assert browser.find_elements(By.CSS_SELECTOR, "#energy .scatterlayer .trace")
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []
+
+
+def test_zoomed_panels_keep_the_geometry(tiny_dump):
+    from lstm_probe.probe.store import open_dump
+    from lstm_probe.viz.overlay import map_to_frame
+
+    v = open_dump(tiny_dump).video(open_dump(tiny_dump).video_ids[0])
+    _, g1 = F._zoomed(v, 2, 1)
+    img2, g2 = F._zoomed(v, 2, 2)
+    m = np.zeros((8, 8), np.float32)
+    m[3, 4] = 1.0
+    p1 = np.unravel_index(np.nanargmax(map_to_frame(m, g1, (160, 160))), (160, 160))
+    p2 = np.unravel_index(np.nanargmax(map_to_frame(m, g2, (320, 320))), (320, 320))
+    assert abs(p2[0] - (2 * p1[0] + 0.5)) <= 2 and abs(p2[1] - (2 * p1[1] + 0.5)) <= 2
+    assert img2.shape == (320, 320, 3)

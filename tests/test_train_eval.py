@@ -168,3 +168,32 @@ def test_swap_rate_and_belly_and_acceleration():
     assert np.allclose(P.jhmdb_belly(kp), [5, 65])
     line = np.arange(5)[:, None, None] * np.ones((5, 14, 2))
     assert P.acceleration_error(line, line * 0, np.ones((5, 14), bool)) == 0
+
+
+def test_instrumented_training_dumps_the_memory_as_it_forms(tmp_path):
+    from lstm_probe.probe.store import open_dump
+
+    cfg = load_config(TINY, ["--run.probe_every=3", "--run.probe_videos=1"])
+    train(cfg, tmp_path / "run", progress=False, device="cpu")
+    steps = sorted(p.name for p in (tmp_path / "run/probes").iterdir())
+    assert steps == ["step_000003", "step_000006"]
+    a, b = (open_dump(tmp_path / "run/probes" / s) for s in steps)
+    assert a.manifest["checkpoint"]["meta"]["step"] == 3
+    assert a.manifest["checkpoint"]["sha256"] != b.manifest["checkpoint"]["sha256"]
+    va, vb = a.video(a.video_ids[0]), b.video(b.video_ids[0])
+    assert va.video_id == vb.video_id and not np.array_equal(va.memory[()], vb.memory[()])
+
+
+def test_single_image_pretraining_and_init_from(tmp_path):
+    cfg = load_config(TINY, ["--optim.steps=2", "--run.pretrain_single_image=true"])
+    train(cfg, tmp_path / "single", progress=False, device="cpu")
+    from lstm_probe.checkpoint import load_checkpoint
+    from lstm_probe.engine.train import build_model_from_config, init_from_checkpoint
+
+    src, _ = load_checkpoint(tmp_path / "single/checkpoint.pt")
+    rpm = build_model_from_config(load_config(TINY, ["--model.name=rpm"]))
+    copied = init_from_checkpoint(rpm, tmp_path / "single/checkpoint.pt")
+    assert "initial.conv7.weight" in copied and not any(k.startswith("lstm.") for k in copied)
+    assert torch.equal(
+        rpm.state_dict()["encoder.conv4.weight"], src.state_dict()["encoder.conv4.weight"]
+    )

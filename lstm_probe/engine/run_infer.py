@@ -10,7 +10,7 @@ from ..checkpoint import load_checkpoint
 from ..data.video import open_video
 from ..skeleton import SKELETON
 from ..transforms.heatmaps import HeatmapCodec
-from ..utils import atomic_path, pick_device, write_json_atomic
+from ..utils import InputError, atomic_path, pick_device, write_json_atomic
 from .infer import stream_video, test_policy
 
 
@@ -45,6 +45,8 @@ def infer_video(
             if writer is None:
                 h, w = img.shape[:2]
                 writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+                if not writer.isOpened():
+                    raise InputError(mp4, "this OpenCV build cannot write MP4 (mp4v) video")
             writer.write(img)
             kp = [
                 [float(x), float(y), 1 if c > 0.2 else -1]

@@ -251,12 +251,44 @@ def train(
             done = step + 1
             if done % int(run_cfg["checkpoint_every"]) == 0 or done == stop:
                 _save(ckpt_path, model, cfg, done, optimizer)
+            every = int(run_cfg.get("probe_every") or 0)
+            if every and model.has_memory and done % every == 0:
+                probe_dump(model, cfg, out_dir, done, dev)
+                model.train()
         t_last = time.perf_counter()
     if bar is not None:
         bar.close()
     if world > 1:
         dist.barrier()
     return {"steps": stop, "loss": last_loss, "checkpoint": str(ckpt_path), "data_time": data_time}
+
+
+def probe_dump(model: PoseMachine, cfg: dict, out_dir: Path, step: int, device) -> Path:
+    """Instrumented training: dump the memory of a fixed probe set of clips at this step into
+    ``OUT/probes/step_NNNNNN`` (the dump format), so the dashboard can show the memory forming."""
+    from ..probe.dump import dump_model, weights_sha256
+
+    n = int(cfg["run"].get("probe_videos", 2))
+    source = cfg["data"]["source"]
+    if source.startswith("synthetic"):
+        syn = {**cfg["data"].get("synthetic", {}), "num_videos": n, "split": "val"}
+        syn["num_frames"] = max(24, int(syn.get("num_frames", 24)))
+        videos = list(SyntheticVideos(**syn))
+    else:
+        videos = list(open_source(source))[:n]
+    model.eval()
+    _, policy = build_codec_policy(cfg, model)
+    meta = {"step": step, "run": str(out_dir)}
+    return dump_model(
+        model,
+        videos,
+        out_dir / "probes" / f"step_{step:06d}",
+        {"path": str(out_dir / "checkpoint.pt"), "sha256": weights_sha256(model), "meta": meta},
+        cfg["model"].get("preset"),
+        policy,
+        device=device,
+        progress=False,
+    )
 
 
 def _save(path: Path, model: PoseMachine, cfg: dict, step: int, optimizer) -> None:

@@ -8,6 +8,7 @@ touched); the partial one is redone from its start.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,12 +39,49 @@ def dump_videos(
     progress: bool = True,
     policy: CropPolicy | None = None,
 ) -> Path:
-    out = Path(out)
     dev = pick_device(device)
     model, payload = load_checkpoint(checkpoint, dev)
     if not model.has_memory:
         raise InputError(checkpoint, f"a {model.name!r} model has no LSTM memory to dump")
-    sha = sha256_file(checkpoint)
+    source = {
+        "path": str(checkpoint),
+        "sha256": sha256_file(checkpoint),
+        "meta": _plain(payload.get("meta", {})),
+    }
+    return dump_model(
+        model, videos, out, source, payload["model"].get("preset"),
+        policy or test_policy(model, payload), frames, channels, gates, hidden, crop, dev, progress,
+    )  # fmt: skip
+
+
+def weights_sha256(model) -> str:
+    """A fingerprint of a model in memory (for dumps made during training)."""
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def dump_model(
+    model,
+    videos: Sequence[Video],
+    out: str | Path,
+    source: dict,
+    preset: str | None,
+    policy: CropPolicy,
+    frames: tuple[int, int | None] = (0, None),
+    channels: Sequence[int] | None = None,
+    gates: bool = False,
+    hidden: bool = False,
+    crop: str = "auto",
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> Path:
+    """Dump a model held in memory. ``source`` describes it (path, sha256, meta) in the manifest."""
+    out = Path(out)
+    dev = torch.device(device)
+    sha = source["sha256"]
     cfg = model.config
     C = cfg.hidden_channels if channels is None else len(channels)
     if channels is not None and any(not 0 <= c < cfg.hidden_channels for c in channels):
@@ -61,8 +99,8 @@ def dump_videos(
             raise InputError(out, "holds a dump of another checkpoint; choose a new --out")
     else:
         manifest = new_manifest(
-            {"name": model.name, "preset": payload["model"].get("preset"), "config": cfg.to_dict()},
-            {"path": str(checkpoint), "sha256": sha, "meta": _plain(payload.get("meta", {}))},
+            {"name": model.name, "preset": preset, "config": cfg.to_dict()},
+            source,
             C,
             cfg.grid_size,
             points,
@@ -71,7 +109,6 @@ def dump_videos(
             list(range(cfg.hidden_channels)) if channels is None else list(channels)
         )
     codec = HeatmapCodec(cfg.input_size)
-    policy = policy or test_policy(model, payload)
     entries = {v["video_id"]: v for v in manifest["videos"]}
     bar = None
     if progress:

@@ -82,6 +82,13 @@ class HeatmapCodec:
         xy = np.stack([x + ox, y + oy], -1).astype(np.float32)
         return xy.reshape(*lead, self.num_joints, 2), peak.reshape(*lead, self.num_joints)
 
+    def center_map(self, sigma: float = 21.0) -> np.ndarray:
+        """The centre map of the crop, (S, S): a Gaussian of ``sigma`` input pixels at the crop
+        centre, as fed to every stage (the models build the same map and pool it to the grid)."""
+        c = (self.input_size - 1) / 2.0
+        r = np.arange(self.input_size, dtype=np.float32) - c
+        return np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2.0 * sigma**2)).astype(np.float32)
+
     def grid_to_crop_points(self, grid_xy: np.ndarray) -> np.ndarray:
         return apply_points(grid_to_crop(self.stride), grid_xy)
 

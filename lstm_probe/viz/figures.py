@@ -69,15 +69,37 @@ def _label(img: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
+def display_zoom(frame_size: tuple[int, int], target: int = 320) -> int:
+    """Integer zoom so that small frames are drawn at least ``target`` pixels wide."""
+    return max(1, int(round(target / max(1, frame_size[0]))))
+
+
+def _zoomed(video: DumpVideo, t: int, zoom: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frame t (RGB) and its grid->frame affine, both at ``zoom``× the frame's resolution."""
+    img = video.frame_image(t)
+    g2f = video.grid_to_frame[t].astype(np.float64)
+    if zoom == 1:
+        return img, g2f
+    img = cv2.resize(img, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR)
+    # pixel centres: x_zoomed = zoom · x + (zoom − 1) / 2
+    return img, zoom * g2f + np.array([[0, 0, (zoom - 1) / 2]] * 2)
+
+
 def figure5_row(
-    video: DumpVideo, t: int, channel: int, style: OverlayStyle, limits=None
+    video: DumpVideo,
+    t: int,
+    channel: int,
+    style: OverlayStyle,
+    limits=None,
+    zoom: int | None = None,
 ) -> list[np.ndarray]:
     """The six panels a–f of the paper's Figure 5 for frame t (≥ 1) and one channel."""
     t = int(np.clip(t, 1, video.num_frames - 1))
-    size = video.frame_size
-    cur, prev = video.frame_image(t), video.frame_image(t - 1)
+    zoom = zoom or display_zoom(video.frame_size)
+    cur, g_now = _zoomed(video, t, zoom)
+    prev, g_prev = _zoomed(video, t - 1, zoom)
+    size = (cur.shape[1], cur.shape[0])
     phases = video.frame_phases(t, channel)  # (4, h, w)
-    g_now, g_prev = video.grid_to_frame[t], video.grid_to_frame[t - 1]
     if limits is None:
         limits = scale_limits(phases, True, style.clip_percentile)
     c_prev = phases[PHASES.index("prev_cell")]
@@ -92,11 +114,16 @@ def figure5_row(
         put(cur, phases[PHASES.index("input_term")], g_now),
         put(cur, phases[PHASES.index("cell")], g_now),
     ]
-    pose = draw_pose(cur, video.keypoints[t])
+    off = (zoom - 1) / 2
+    pose = draw_pose(cur, video.keypoints[t] * zoom + off, thickness=max(2, zoom))
     if video.keypoints_gt is not None:
         occ = video.flags.get("occluded")
         pose = draw_pose(
-            pose, video.keypoints_gt[t], (255, 255, 0), 1, None if occ is None else occ[t]
+            pose,
+            video.keypoints_gt[t] * zoom + off,
+            (255, 255, 0),
+            max(1, zoom // 2),
+            None if occ is None else occ[t],
         )
     panels.append(pose)
     return panels
@@ -149,18 +176,14 @@ def figure4_montage(
 ) -> tuple[np.ndarray, list[int]]:
     """A grid of memory channels on frame t, sorted by the analysis -> (image, channel order)."""
     order = list(report.order if channels is None else channels)
-    img = video.frame_image(t)
+    img, g2f = _zoomed(video, t, display_zoom(video.frame_size, 200))
+    size = (img.shape[1], img.shape[0])
+    maps = video.memory[t, PHASES.index(phase)].astype(np.float32)  # (C, h, w), one read
     tiles = []
     for c in order:
-        m = video.phase_map(t, phase, c)
+        m = maps[c]
         lim = scale_limits(m, True, style.clip_percentile)
-        tile = overlay(
-            img,
-            map_to_frame(m, video.grid_to_frame[t], video.frame_size),
-            lim,
-            style.cmap,
-            style.alpha,
-        )
+        tile = overlay(img, map_to_frame(m, g2f, size), lim, style.cmap, style.alpha)
         tiles.append(_label(tile, f"{c}: {report.labels[c]}"))
     while len(tiles) % columns:
         tiles.append(np.zeros_like(tiles[0]))

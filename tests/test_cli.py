@@ -1,0 +1,129 @@
+"""The user-facing commands end to end, and the README's contract with CI."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from lstm_probe.cli import main
+from lstm_probe.data import SyntheticVideos
+from lstm_probe.demo import packaged_checkpoint
+from lstm_probe.models import build_model
+from lstm_probe.probe.store import open_dump
+from lstm_probe.transforms.heatmaps import HeatmapCodec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_help_and_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in (
+        "info",
+        "train",
+        "eval",
+        "dump",
+        "inspect",
+        "infer",
+        "dashboard",
+        "figures",
+        "demo",
+    ):
+        assert cmd in out
+    r = subprocess.run(
+        [sys.executable, "-m", "lstm_probe.cli", "--version"], capture_output=True, text=True
+    )
+    assert r.returncode == 0 and "lstm-probe" in r.stdout
+
+
+def test_infer_on_a_small_generated_video(tiny_checkpoint, tmp_path):
+    video = SyntheticVideos(num_videos=1, num_frames=6, split="test")[0]
+    path = tmp_path / "clip.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
+    for t in range(6):
+        w.write(video.frame(t))
+    w.release()
+    assert (
+        main(
+            [
+                "infer",
+                str(tiny_checkpoint),
+                str(path),
+                "--out",
+                str(tmp_path / "res"),
+                "--box",
+                "20,10,140,150",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    doc = json.loads((tmp_path / "res_keypoints.json").read_text())
+    assert doc["format"] == "lstm-probe-keypoints" and len(doc["frames"]) == 6
+    assert np.asarray(doc["frames"][0]["keypoints"]).shape == (14, 3)
+    cap = cv2.VideoCapture(str(tmp_path / "res_pose.mp4"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 6
+    # the output is readable back as keypoints for the same video
+    from lstm_probe.data.video import read_keypoints_json
+
+    ann = read_keypoints_json(tmp_path / "res_keypoints.json", 6)
+    assert ann.keypoints.shape == (6, 14, 2)
+
+
+def test_infer_refuses_a_broken_video(tiny_checkpoint, tmp_path, capsys):
+    (tmp_path / "v.mp4").write_bytes(b"\x00" * 100)
+    assert main(["infer", str(tiny_checkpoint), str(tmp_path / "v.mp4"), "--no-progress"]) == 2
+    assert "v.mp4: video cannot be decoded" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_without_serving(tmp_path, capsys):
+    assert packaged_checkpoint().is_file()
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--videos", "2", "--frames", "8", "--no-serve"]) == 0
+    dump = open_dump(out / "dump")
+    assert len(dump.video_ids) == 2
+    assert dump.manifest["model"]["preset"] == "small"
+    text = capsys.readouterr().out
+    assert "all checks passed" in text and "lstm-probe dashboard" in text
+
+
+def test_packaged_checkpoint_is_the_small_lstm_pm():
+    from lstm_probe.checkpoint import load_checkpoint
+
+    model, payload = load_checkpoint(packaged_checkpoint())
+    assert model.name == "lstm_pm" and model.config.input_size == 128
+    assert "train_state" not in payload  # weights only
+    assert payload["meta"]["config"]["data"]["crop"]["flip_prob"] == 0.0
+
+
+def test_readme_commands_are_what_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci/run").read_text()
+    make = (ROOT / "Makefile").read_text()
+    assert "make test" in readme and "make demo" in readme
+    assert re.search(r"^make test$", ci, re.M)
+    assert "torch==2.13.0" in make  # the CPU wheel first, before the package
+    setup = make[make.index("$(VENV)/.installed:") :]
+    assert setup.index("$(TORCH)") < setup.index('-e ".[dev')
+
+
+def test_codec_centre_map_is_the_models():
+    model = build_model("lstm_pm", "small")
+    codec = HeatmapCodec(128)
+    assert torch.allclose(
+        model.center.full[0, 0],
+        torch.from_numpy(codec.center_map(model.config.center_sigma)),
+        atol=1e-6,
+    )
