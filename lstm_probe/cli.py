@@ -171,6 +171,7 @@ def _add_eval(sub) -> None:
     p.add_argument("checkpoint")
     p.add_argument("--data", default="synthetic:test:64:24", help="a source (see dump --help)")
     p.add_argument("--alpha", type=float, default=0.2)
+    p.add_argument("--scales", type=int, default=1, help="test scales (the paper uses 7)")
     p.add_argument("--out", default=None, help="write RESULT.json and RESULT.csv with this stem")
     p.add_argument("--device", default="auto")
     p.add_argument("--no-progress", action="store_true")
@@ -189,11 +190,15 @@ def cmd_eval(args) -> int:
     model, payload = load_checkpoint(args.checkpoint, dev)
     videos = open_source(args.data)
     codec = HeatmapCodec(model.config.input_size)
-    records = collect(model, videos, test_policy(model, payload), codec, dev, not args.no_progress)
+    records = collect(
+        model, videos, test_policy(model, payload), codec, dev, not args.no_progress, args.scales
+    )
     if not records:
         raise LstmProbeError(f"{args.data}: no annotated video to evaluate")
     result = score(records, args.alpha)
-    result.update(checkpoint=str(args.checkpoint), data=args.data, model=model.name)
+    result.update(
+        checkpoint=str(args.checkpoint), data=args.data, model=model.name, scales=args.scales
+    )
     print(format_table(result, f"{model.name} on {args.data}"))
     if args.out:
         _write_eval(args.out, result)

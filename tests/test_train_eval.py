@@ -197,3 +197,59 @@ def test_single_image_pretraining_and_init_from(tmp_path):
     assert torch.equal(
         rpm.state_dict()["encoder.conv4.weight"], src.state_dict()["encoder.conv4.weight"]
     )
+
+
+def test_tensorboard_is_used_when_installed(tmp_path, monkeypatch):
+    import types
+
+    seen = []
+
+    class Writer:
+        def __init__(self, path):
+            seen.append(("dir", path))
+
+        def add_scalar(self, tag, value, step):
+            seen.append((tag, step))
+
+        def close(self):
+            seen.append(("closed", None))
+
+    fake = types.ModuleType("torch.utils.tensorboard")
+    fake.SummaryWriter = Writer
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)
+    train(load_config(TINY, ["--optim.steps=2"]), tmp_path / "r", progress=False, device="cpu")
+    assert ("train/loss", 2) in seen and seen[-1] == ("closed", None)
+
+
+def test_multiscale_eval_combines_beliefs_on_the_frame(capsys, tmp_path):
+    from lstm_probe.checkpoint import load_checkpoint
+    from lstm_probe.data import SyntheticVideos
+    from lstm_probe.demo import packaged_checkpoint
+    from lstm_probe.engine.evaluate import collect
+    from lstm_probe.engine.infer import stream_video_multiscale, test_policy
+    from lstm_probe.transforms.heatmaps import HeatmapCodec
+
+    model, payload = load_checkpoint(packaged_checkpoint())
+    video = SyntheticVideos(split="test", num_videos=1, num_frames=6)[0]
+    policy, codec = test_policy(model, payload), HeatmapCodec(128)
+    single = collect(model, [video], policy, codec)[0]["pred"]
+    one = np.stack([k for _, k, _ in stream_video_multiscale(model, video, policy, codec, [1.0])])
+    # one scale through frame-space maps ≈ the grid decode (bicubic vs parabola refinement)
+    assert np.median(np.linalg.norm(one - single, axis=-1)) < 1.5
+    assert (
+        main(
+            [
+                "eval",
+                str(packaged_checkpoint()),
+                "--data",
+                "synthetic:test:1:5",
+                "--scales",
+                "3",
+                "--out",
+                str(tmp_path / "ms"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((tmp_path / "ms.json").read_text())["scales"] == 3

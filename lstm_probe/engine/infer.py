@@ -14,16 +14,17 @@ memory maps and keypoints can be put back on the original frame.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 
 from ..data.video import Video
 from ..models import PoseMachine
-from ..transforms.augment import CropPolicy
-from ..transforms.geometric import grid_to_frame, to_network_input, warp_frame
+from ..transforms.augment import ClipTransform, CropPolicy
+from ..transforms.geometric import grid_to_frame, invert, to_network_input, warp_frame
 from ..transforms.heatmaps import HeatmapCodec
 
 
@@ -100,3 +101,49 @@ def test_policy(model: PoseMachine, payload: dict | None = None) -> CropPolicy:
         crop["scale_range"] = tuple(crop.get("scale_range", (1.0, 1.0)))
         return CropPolicy(input_size=model.config.input_size, **crop)
     return CropPolicy(model.config.input_size, scale_mode="fit", scale_range=(1.0, 1.0))
+
+
+def stream_video_multiscale(
+    model: PoseMachine,
+    video: Video,
+    policy: CropPolicy,
+    codec: HeatmapCodec,
+    scales: Sequence[float],
+    device: torch.device | str = "cpu",
+    start: int = 0,
+    stop: int | None = None,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """The reference's multi-scale test: one stream (own LSTM state) per scale factor, each frame's
+    joint beliefs mapped back onto the original frame and summed over scales, then the arg-max
+    (with sub-pixel refinement) on the frame. Crops follow the ground-truth boxes. Yields
+    (frame index, keypoints (J, 2), peak of the summed maps / number of scales (J,))."""
+    ann = video.annotations
+    if ann.bbox is None:
+        raise ValueError(f"{video.video_id}: multi-scale testing needs person boxes")
+    states: list = [None] * len(scales)
+    box_size = None
+    J = codec.num_joints
+    model.eval()
+    with torch.inference_mode():
+        for t, frame in enumerate(video.frames(start, stop), start):
+            h, w = frame.shape[:2]
+            box = np.asarray(ann.bbox[t], float)
+            if box_size is None:
+                box_size = box[2:] - box[:2]
+            center = (box[:2] + box[2:]) / 2
+            fixed = np.array([[*(center - box_size / 2), *(center + box_size / 2)]])
+            total = np.zeros((J, h, w), np.float32)
+            for k, s in enumerate(scales):
+                affine = policy.frame_to_crop(fixed, ClipTransform(scale=float(s)))[0]
+                x = to_network_input(warp_frame(frame, affine, policy.input_size))[None].to(device)
+                out = model.step(x, states[k])
+                states[k] = out.state
+                belief = out.belief[0, :J].float().cpu().numpy()
+                f2g = invert(grid_to_frame(affine, codec.stride))
+                for j in range(J):  # outside the crop a joint map contributes 0, as the reference
+                    total[j] += cv2.warpAffine(
+                        belief[j], f2g, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                        borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
+                    )  # fmt: skip
+            xy, peak = codec.decode(total[None] / len(scales))
+            yield t, xy[0], peak[0]

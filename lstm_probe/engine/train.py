@@ -204,6 +204,7 @@ def train(
 
         bar = tqdm(total=stop - start, initial=0, desc=f"train {model.name}", unit="step")
     log_path = out_dir / "metrics.jsonl"
+    tb = _tensorboard(out_dir) if rank == 0 else None
     net.train()
     t_last = time.perf_counter()
     data_time, last_loss = 0.0, float("nan")
@@ -245,6 +246,10 @@ def train(
             }
             with open(log_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
+            if tb is not None:
+                for k, v in record.items():
+                    if k != "step":
+                        tb.add_scalar(f"train/{k}", v, record["step"])
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{last_loss:.3f}", clips_s=f"{record['clips_per_s']:.1f}")
@@ -258,6 +263,8 @@ def train(
         t_last = time.perf_counter()
     if bar is not None:
         bar.close()
+    if tb is not None:
+        tb.close()
     if world > 1:
         dist.barrier()
     return {"steps": stop, "loss": last_loss, "checkpoint": str(ckpt_path), "data_time": data_time}
@@ -289,6 +296,15 @@ def probe_dump(model: PoseMachine, cfg: dict, out_dir: Path, step: int, device) 
         device=device,
         progress=False,
     )
+
+
+def _tensorboard(out_dir: Path):
+    """A TensorBoard writer into OUT/tensorboard when the tensorboard package is installed."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out_dir / "tensorboard"))
 
 
 def _save(path: Path, model: PoseMachine, cfg: dict, step: int, optimizer) -> None:
