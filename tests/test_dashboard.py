@@ -1,7 +1,5 @@
 """Dashboard: callbacks as plain functions on a small dump, then a real headless Chromium."""
 
-import shutil
-import threading
 import time
 
 import numpy as np
@@ -89,48 +87,21 @@ def test_no_valid_dump_shows_a_message(tmp_path):
 
 
 # ------------------------------------------------------------------ real browser
-def _free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def served(tiny_dump):
-    from werkzeug.serving import make_server
+    from dashboard.browser import serve
 
-    app = create_app([tiny_dump])
-    port = _free_port()
-    server = make_server("127.0.0.1", port, app.server, threaded=True)
-    th = threading.Thread(target=server.serve_forever, daemon=True)
-    th.start()
-    yield f"http://127.0.0.1:{port}/"
-    server.shutdown()
+    with serve(create_app([tiny_dump])) as url:
+        yield url
 
 
 @pytest.fixture
 def browser():
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        pytest.skip("Debian chromium + chromium-driver not installed (make browser)")
-    from selenium import webdriver
+    from dashboard.browser import chromium_available, headless_chromium
 
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = shutil.which("chromium")
-    for a in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--window-size=1400,1600",
-    ):
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts)
+    if not chromium_available():
+        pytest.skip("Debian chromium + chromium-driver not installed (make browser)")
+    driver = headless_chromium()
     yield driver
     driver.quit()
 

@@ -28,7 +28,7 @@ import scipy.io
 
 from ..skeleton import JHMDB_TO_NETWORK, SKELETON
 from ..utils import InputError
-from .video import Annotations, FrameFilesVideo
+from .video import Annotations, FrameFilesVideo, VideoList
 
 
 def _loadmat(path: Path, key: str) -> np.ndarray:
@@ -108,7 +108,7 @@ class JHMDBVideo(FrameFilesVideo):
         super().__init__(f"{cls}/{name}", frames[:T], ann, {"source": "sub_jhmdb", "action": cls})
 
 
-class SubJHMDB:
+class SubJHMDB(VideoList):
     """``SubJHMDB(root, split=1, subset="train")``: the videos of split k's train or test part."""
 
     def __init__(self, root: str | os.PathLike, split: int = 1, subset: str = "train"):
@@ -127,12 +127,3 @@ class SubJHMDB:
             for name, flag in read_split(sf).items():
                 if flag == want:
                     self.videos.append(JHMDBVideo(root, cls, name, sf))
-
-    def __len__(self) -> int:
-        return len(self.videos)
-
-    def __getitem__(self, i: int) -> JHMDBVideo:
-        return self.videos[i]
-
-    def __iter__(self):
-        return iter(self.videos)

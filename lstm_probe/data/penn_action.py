@@ -27,7 +27,7 @@ import scipy.io
 
 from ..skeleton import PENN_TO_NETWORK, SKELETON
 from ..utils import InputError
-from .video import Annotations, FrameFilesVideo, read_image
+from .video import Annotations, FrameFilesVideo, VideoList, read_image
 
 REQUIRED = ("x", "y", "visibility", "bbox", "train", "nframes")
 
@@ -125,7 +125,7 @@ class PennVideo(FrameFilesVideo):
         self._ann = None if value is None or not value.labelled else value
 
 
-class PennAction:
+class PennAction(VideoList):
     """``PennAction(root, split)``: the sequences whose ``train`` field matches the split."""
 
     def __init__(self, root: str | os.PathLike, split: str = "train", ids: list[str] | None = None):
@@ -149,12 +149,3 @@ class PennAction:
             if not seq_dir.is_dir():
                 raise InputError(seq_dir, f"frames folder missing for {f.name}")
             self.videos.append(PennVideo(root, f.stem, labels))
-
-    def __len__(self) -> int:
-        return len(self.videos)
-
-    def __getitem__(self, i: int) -> PennVideo:
-        return self.videos[i]
-
-    def __iter__(self):
-        return iter(self.videos)

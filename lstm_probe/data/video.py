@@ -73,6 +73,21 @@ class Video:
             raise IndexError(f"{self.video_id}: frame {t} out of range 0..{self.num_frames - 1}")
 
 
+class VideoList:
+    """A dataset as a sequence of videos (Penn Action, sub-JHMDB): ``len``, index, iterate."""
+
+    videos: list[Video]
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def __getitem__(self, i: int) -> Video:
+        return self.videos[i]
+
+    def __iter__(self):
+        return iter(self.videos)
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():

@@ -1,0 +1,57 @@
+"""Serve the app on loopback in a thread and drive Debian's Chromium — for the browser tests and
+the README screenshot. Never downloads a browser: it uses /usr/bin/chromium + chromedriver."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(app, port: int | None = None) -> Iterator[str]:
+    """Run a Dash app's server on 127.0.0.1 in a thread -> its URL."""
+    from werkzeug.serving import make_server
+
+    port = port or free_port()
+    server = make_server("127.0.0.1", port, app.server, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.shutdown()
+
+
+def chromium_available() -> bool:
+    return bool(shutil.which("chromium") and shutil.which("chromedriver"))
+
+
+def headless_chromium(width: int = 1400, height: int = 1600):
+    """A selenium driver for headless Chromium with the flags this machine's closed network
+    needs (no background networking, no sandbox as root), console logs captured."""
+    from selenium import webdriver
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium")
+    for a in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--hide-scrollbars",
+        f"--window-size={width},{height}",
+    ):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(options=opts)
