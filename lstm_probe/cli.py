@@ -330,6 +330,34 @@ def cmd_demo(args) -> int:
     return run_demo(args)
 
 
+def _add_import_caffe(sub) -> None:
+    p = sub.add_parser(
+        "import-caffe",
+        help="import the authors' released .caffemodel into a checkpoint (docs/caffe-import.md)",
+    )
+    p.add_argument("caffemodel")
+    p.add_argument("--out", required=True, help="checkpoint to write")
+    p.add_argument("--model", default="lstm_pm", choices=["lstm_pm", "cpm"])
+    p.add_argument("--preset", default="paper")
+    p.set_defaults(func=cmd_import_caffe)
+
+
+def cmd_import_caffe(args) -> int:
+    from .caffe_import import import_caffe
+    from .checkpoint import save_checkpoint
+
+    model, report = import_caffe(args.caffemodel, args.model, args.preset)
+    print(report.text())
+    meta = {
+        "imported_from": str(args.caffemodel),
+        "mapped": len(report.mapped),
+        "ignored": report.ignored,
+    }
+    save_checkpoint(args.out, model, preset=args.preset, meta=meta)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lstm-probe",
@@ -346,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dashboard(sub)
     _add_figures(sub)
     _add_demo(sub)
+    _add_import_caffe(sub)
     return parser
 
 
