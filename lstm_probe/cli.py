@@ -339,6 +339,12 @@ def _add_import_caffe(sub) -> None:
     p.add_argument("--out", required=True, help="checkpoint to write")
     p.add_argument("--model", default="lstm_pm", choices=["lstm_pm", "cpm"])
     p.add_argument("--preset", default="paper")
+    p.add_argument(
+        "--dataset",
+        default="penn",
+        choices=["penn", "jhmdb"],
+        help="record the reference's test crops for this dataset (raw scales 0.8–1.4 or 1.2–1.8)",
+    )
     p.set_defaults(func=cmd_import_caffe)
 
 
@@ -348,10 +354,13 @@ def cmd_import_caffe(args) -> int:
 
     model, report = import_caffe(args.caffemodel, args.model, args.preset)
     print(report.text())
+    scales = {"penn": [0.8, 1.4], "jhmdb": [1.2, 1.8]}[args.dataset]
+    crop = {"scale_mode": "raw", "scale_range": scales, "rotation": 40.0, "flip_prob": 0.5}
     meta = {
         "imported_from": str(args.caffemodel),
         "mapped": len(report.mapped),
         "ignored": report.ignored,
+        "config": {"data": {"crop": crop}},  # the crop policy `eval`, `dump` and `infer` use
     }
     save_checkpoint(args.out, model, preset=args.preset, meta=meta)
     print(f"wrote {args.out}")

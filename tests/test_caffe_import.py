@@ -93,6 +93,10 @@ def test_cli_import_writes_a_checkpoint(lstm_file, tmp_path, capsys):
     assert "mapped" in capsys.readouterr().out
     loaded, payload = load_checkpoint(out)
     assert payload["meta"]["imported_from"].endswith("LSTM_PENN.caffemodel")
+    from lstm_probe.engine.infer import test_policy
+
+    policy = test_policy(loaded, payload)
+    assert policy.scale_mode == "raw" and policy.scale_range == (0.8, 1.4)
     assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())
     assert main(["import-caffe", str(tmp_path / "nope.caffemodel"), "--out", str(out)]) == 2
     assert np.isfinite(loaded.lstm.f_bias.detach().numpy()).all()
