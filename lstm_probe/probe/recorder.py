@@ -4,6 +4,14 @@
         model(clip)                       # or model.step(frame, state) frame by frame
     probe.stacked("cell")                 # (T, B, C, h, w)
 
+Interventions change what passes a point, per channel and frame range (:class:`Intervention`):
+``zero`` (ablate), ``mean`` (replace by a mean over a reference set) or ``patch`` (the value
+recorded from another clip or another frame). They compose with recording — records hold what
+actually passed — are removed with the hooks, and never touch the model's weights::
+
+    with MemoryProbe(model, ["cell"], interventions=[Intervention("cell", [7], "zero", frames=(5, None))]):
+        model(clip)
+
 One record per (point, frame index): the index comes from the model (the ``frame`` keyword each
 probe point is called with), so a module that runs once per frame is never overwritten. Records
 are detached (and cast / channel-sliced when asked). Hooks are removed in ``finally`` — after an
@@ -16,6 +24,7 @@ Points are named as in :mod:`lstm_probe.models.conv_lstm` (``prev_cell``, ``forg
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -28,6 +37,60 @@ MODEL_POINTS = {"belief": "belief_out", "initial_belief": "initial_belief"}
 
 class ProbeError(LstmProbeError):
     pass
+
+
+@dataclass
+class Intervention:
+    """Change ``channels`` of ``point`` at frames ``start <= t < stop`` (stop None: to the end).
+
+    - ``zero``: set them to 0;
+    - ``mean``: set them to ``value`` — (C,) or (C, h, w), e.g. from :func:`mean_of`;
+    - ``patch``: set them to recorded values: ``value`` maps a frame index to a tensor (B, C, h, w)
+      or (C, h, w) (a probe's ``records[point]``); ``source_offset`` reads frame t + offset of the
+      source instead (patch from another frame).
+    """
+
+    point: str
+    channels: Sequence[int]
+    mode: str = "zero"
+    frames: tuple[int, int | None] = (0, None)
+    value: object = None
+    source_offset: int = 0
+
+    def __post_init__(self):
+        if self.mode not in ("zero", "mean", "patch"):
+            raise ProbeError(f"intervention mode must be zero, mean or patch, got {self.mode!r}")
+        if self.mode != "zero" and self.value is None:
+            raise ProbeError(f"a {self.mode!r} intervention needs a value")
+
+    def active(self, frame: int) -> bool:
+        start, stop = self.frames
+        return frame >= start and (stop is None or frame < stop)
+
+    def apply(self, x: torch.Tensor, frame: int) -> torch.Tensor:
+        idx = torch.as_tensor(list(self.channels), device=x.device)
+        y = x.clone()
+        if self.mode == "zero":
+            y[:, idx] = 0
+            return y
+        if self.mode == "mean":
+            v = torch.as_tensor(self.value, dtype=x.dtype, device=x.device)
+            v = v.view(-1, 1, 1) if v.ndim == 1 else v
+            y[:, idx] = v.expand(len(idx), *x.shape[2:])
+            return y
+        src = frame + self.source_offset
+        if src not in self.value:
+            raise ProbeError(f"patch for {self.point!r} has no recorded frame {src}")
+        v = torch.as_tensor(self.value[src], device=x.device).to(x.dtype)
+        v = v if v.ndim == 4 else v.unsqueeze(0)
+        y[:, idx] = v[:, idx].expand(x.shape[0], -1, -1, -1) if v.shape[1] == x.shape[1] else v
+        return y
+
+
+def mean_of(records: dict[int, torch.Tensor], channels: Sequence[int]) -> torch.Tensor:
+    """Mean map (C, h, w) of some channels over every frame and clip of a reference recording."""
+    stack = torch.cat([r.float() for r in records.values()])  # (N·B, C, h, w)
+    return stack[:, list(channels)].mean(0)
 
 
 def probe_points(model: nn.Module) -> dict[str, ProbePoint]:
@@ -54,19 +117,23 @@ class MemoryProbe:
         dtype: torch.dtype | None = None,
         on_record: Callable[[str, int, torch.Tensor], None] | None = None,
         keep: bool = True,
+        interventions: Sequence[Intervention] = (),
     ):
         available = probe_points(model)
-        unknown = [p for p in points if p not in available]
+        unknown = [p for p in (*points, *(i.point for i in interventions)) if p not in available]
         if unknown:
             raise ProbeError(
                 f"{type(model).__name__} has no probe point {unknown}; "
                 f"available: {', '.join(available) or 'none'}"
             )
         self.model, self.points = model, tuple(points)
-        self.modules = {p: available[p] for p in self.points}
+        self.interventions = list(interventions)
+        hooked = dict.fromkeys([*self.points, *(i.point for i in self.interventions)])
+        self.modules = {p: available[p] for p in hooked}
         self.channels = None if channels is None else torch.as_tensor(list(channels))
         self.dtype, self.on_record, self.keep = dtype, on_record, keep
         self.records: dict[str, dict[int, torch.Tensor]] = {p: {} for p in self.points}
+        self.changed: dict[str, list[int]] = {}  # frames at which each point was intervened on
         self.fired: set[str] = set()
         self._handles: list = []
 
@@ -75,6 +142,15 @@ class MemoryProbe:
             frame = kwargs.get("frame")
             if frame is None:
                 raise ProbeError(f"probe point {name!r} was called without a frame index")
+            replaced = None
+            for iv in self.interventions:
+                if iv.point == name and iv.active(int(frame)):
+                    replaced = iv.apply(output if replaced is None else replaced, int(frame))
+            if replaced is not None:
+                self.changed.setdefault(name, []).append(int(frame))
+                output = replaced
+            if name not in self.records:
+                return replaced
             x = output.detach()
             if self.channels is not None and name not in MODEL_POINTS:
                 x = x.index_select(1, self.channels.to(x.device))
@@ -90,6 +166,7 @@ class MemoryProbe:
                         "use one session per clip (or call clear())"
                     )
                 self.records[name][int(frame)] = x
+            return replaced
 
         return hook
 
