@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+import numpy as np
+
 from . import __version__
+from .skeleton import SKELETON
 from .utils import LstmProbeError
 
 
@@ -367,6 +370,81 @@ def cmd_import_caffe(args) -> int:
     return 0
 
 
+def _add_ablate(sub) -> None:
+    p = sub.add_parser("ablate", help="ablate memory channels and measure what they cause")
+    p.add_argument("checkpoint")
+    p.add_argument("--data", default="synthetic:test:16:24", help="a source (see dump --help)")
+    p.add_argument("--channels", default=None, help="comma-separated channels to ablate together")
+    p.add_argument(
+        "--sweep", action="store_true", help="ablate every channel alone: importance matrix"
+    )
+    p.add_argument("--point", default="cell", help="probe point to intervene on (default C_t)")
+    p.add_argument("--from-frame", type=int, default=0, help="ablate from this frame on")
+    p.add_argument("--mode", default="zero", choices=["zero", "mean"])
+    p.add_argument(
+        "--out", default=None, help="JSON result (a sweep next to a dump: DUMP/importance.json)"
+    )
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_ablate)
+
+
+def cmd_ablate(args) -> int:
+    from .checkpoint import load_checkpoint
+    from .data import open_source
+    from .engine.ablate import compare, format_comparison, run_videos, sweep_channels
+    from .engine.infer import test_policy
+    from .probe.recorder import Intervention, MemoryProbe, mean_of
+    from .transforms.heatmaps import HeatmapCodec
+    from .utils import pick_device, write_json_atomic
+
+    dev = pick_device(args.device)
+    model, payload = load_checkpoint(args.checkpoint, dev)
+    if not model.has_memory:
+        raise LstmProbeError(f"{args.checkpoint}: a {model.name!r} model has no memory to ablate")
+    videos = list(open_source(args.data))
+    policy, codec = test_policy(model, payload), HeatmapCodec(model.config.input_size)
+    if args.sweep:
+        result = sweep_channels(model, videos, policy, codec, args.point, args.from_frame,
+                                device=dev, progress=not args.no_progress)  # fmt: skip
+        imp = np.asarray(result["importance"])
+        top = np.argsort(-imp.mean(1))[:5]
+        print("most important channels (mean PCK drop over joints):")
+        for c in top:
+            j = int(imp[c].argmax())
+            print(
+                f"  channel {c:>2}: mean drop {imp[c].mean():5.2f}, most on {SKELETON.names[j]} ({imp[c, j]:.1f})"
+            )
+    else:
+        channels = _int_list(args.channels)
+        if not channels:
+            raise LstmProbeError("give --channels C[,C…] or --sweep")
+        value = None
+        if args.mode == "mean":  # the channels' mean over the same clips, unablated
+            rec: dict = {}
+            with MemoryProbe(model, [args.point], keep=False,
+                             on_record=lambda n, t, x: rec.__setitem__(len(rec), x)):  # fmt: skip
+                run_videos(model, videos, policy, codec, device=dev)
+            value = mean_of(rec, channels)
+        iv = Intervention(
+            args.point, channels, args.mode, frames=(args.from_frame, None), value=value
+        )
+        base = run_videos(model, videos, policy, codec, device=dev)
+        result = compare(base, run_videos(model, videos, policy, codec, [iv], dev))
+        result.update(
+            channels=channels, point=args.point, from_frame=args.from_frame, mode=args.mode
+        )
+        print(
+            f"ablating {args.point} channels {channels} from frame {args.from_frame} ({args.mode}):"
+        )
+        print(format_comparison(result))
+    result.update(checkpoint=str(args.checkpoint), data=args.data)
+    if args.out:
+        write_json_atomic(args.out, result)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lstm-probe",
@@ -384,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_figures(sub)
     _add_demo(sub)
     _add_import_caffe(sub)
+    _add_ablate(sub)
     return parser
 
 

@@ -83,3 +83,73 @@ def test_interventions_removed_after_exit_and_exceptions(setup):
         Intervention("cell", [0], "scramble")
     with pytest.raises(ProbeError, match="no probe point"):
         MemoryProbe(model, ["cell"], interventions=[Intervention("nowhere", [0])])
+
+
+def test_cli_ablate_table_json_and_sweep(tiny_checkpoint, tmp_path, capsys):
+    import json
+
+    from lstm_probe.cli import main
+    from lstm_probe.skeleton import SKELETON
+
+    out = tmp_path / "abl.json"
+    assert (
+        main(
+            [
+                "ablate",
+                str(tiny_checkpoint),
+                "--data",
+                "synthetic:test:2:6",
+                "--channels",
+                "1,2",
+                "--from-frame",
+                "2",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "baseline" in text and "drop" in text and "occluded" in text
+    res = json.loads(out.read_text())
+    assert res["channels"] == [1, 2] and res["from_frame"] == 2
+    assert set(res["groups"]) == {*SKELETON.groups, "Mean"}
+    assert {"baseline", "ablated"} == set(res["splits"]["clean"])
+    assert (
+        main(
+            [
+                "ablate",
+                str(tiny_checkpoint),
+                "--data",
+                "synthetic:test:1:5",
+                "--channels",
+                "0",
+                "--mode",
+                "mean",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    sweep = tmp_path / "importance.json"
+    assert (
+        main(
+            [
+                "ablate",
+                str(tiny_checkpoint),
+                "--data",
+                "synthetic:test:1:5",
+                "--sweep",
+                "--out",
+                str(sweep),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    imp = json.loads(sweep.read_text())
+    assert len(imp["importance"]) == 8 and len(imp["importance"][0]) == 14
+    assert (
+        main(["ablate", str(tiny_checkpoint), "--no-progress"]) == 2
+    )  # neither --channels nor --sweep
