@@ -37,6 +37,21 @@ class DumpCatalog:
             except LstmProbeError as e:
                 self.errors.append(str(e))
         self._analysis = lru_cache(maxsize=64)(self._analyse)
+        self._models: dict[int, object] = {}
+
+    def importance(self, d: int) -> dict | None:
+        """``DUMP/importance.json`` written by ``lstm-probe ablate --sweep``, if present."""
+        import json
+
+        path = self.dumps[d].path / "importance.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def model(self, d: int):
+        if d not in self._models:
+            from lstm_probe.probe.rerun import load_dump_model
+
+            self._models[d] = load_dump_model(self.dumps[d])
+        return self._models[d]
 
     def video(self, d: int, vid: str):
         return self.dumps[d].video(vid)
@@ -114,9 +129,19 @@ def layout(cat: DumpCatalog) -> html.Div:
                             dcc.Graph(id=ids.PCK, style={"height": "200px"}),
                         ]
                     ),
+                    html.H4("Ablation: the selected channel of C_t silenced from frame t on"),
+                    html.Button("ablate the selected channel from frame t", id=ids.ABLATE),
+                    html.Div(id=ids.ABLATE_MSG, className="error-inline"),
+                    dcc.Loading(dcc.Graph(id=ids.ABLATION, config={"displayModeBar": False})),
                     html.H4("Figure 4: memory channels on frame t (click one to open it above)"),
                     dcc.Graph(id=ids.FIG4, config={"displayModeBar": False}),
-                    dcc.Graph(id=ids.JOINTMAP, style={"height": "900px"}),
+                    html.Div(
+                        [
+                            dcc.Graph(id=ids.JOINTMAP, style={"height": "900px", "flex": "1"}),
+                            dcc.Graph(id=ids.IMPORTANCE, style={"height": "900px", "flex": "1"}),
+                        ],
+                        style={"display": "flex"},
+                    ),
                 ],
                 className="views",
             ),
@@ -149,6 +174,41 @@ def register_callbacks(app: dash.Dash, cat: DumpCatalog) -> None:
         opts = [{"label": f"{c}: {rep.labels[c]}", "value": c} for c in rep.order]
         t = min(3, v.num_frames - 1)
         return v.num_frames - 1, t, opts, [int(rep.order[0])], F.channel_joint_figure(rep)
+
+    @app.callback(
+        Output(ids.IMPORTANCE, "figure"), Output(ids.IMPORTANCE, "style"), Input(ids.DUMP, "value")
+    )
+    def importance(d):
+        imp = cat.importance(int(d or 0))
+        if imp is None:
+            return dash.no_update, {"display": "none"}
+        return F.importance_figure(imp), {"height": "900px", "flex": "1"}
+
+    @app.callback(
+        Output(ids.ABLATION, "figure"),
+        Output(ids.ABLATE_MSG, "children"),
+        Input(ids.ABLATE, "n_clicks"),
+        State(ids.FRAME, "value"),
+        State(ids.CHANNELS, "value"),
+        State(ids.VIDEO, "value"),
+        State(ids.DUMP, "value"),
+        prevent_initial_call=True,
+    )
+    def ablate(n, t, channels, vid, d):
+        from lstm_probe.probe.recorder import Intervention
+        from lstm_probe.probe.rerun import rerun
+
+        if vid is None or not channels:
+            raise dash.exceptions.PreventUpdate
+        try:
+            model = cat.model(int(d or 0))
+        except LstmProbeError as e:
+            return dash.no_update, f"cannot re-run this dump: {e}"
+        v = cat.video(int(d or 0), vid)
+        c, t = int(channels[0]), int(t)
+        base = rerun(model, v)
+        ablated = rerun(model, v, [Intervention("cell", [c], "zero", frames=(t, None))])
+        return F.image_figure(F.ablation_montage(v, t, c, base, ablated)), ""
 
     @app.callback(
         Output(ids.FIG5, "figure"),

@@ -286,3 +286,61 @@ def save_image(img: np.ndarray, path) -> None:
         plt.close(fig)
     else:
         cv2.imwrite(str(path), img[:, :, ::-1])
+
+
+def ablation_montage(
+    video: DumpVideo,
+    t: int,
+    channel: int,
+    base: dict,
+    ablated: dict,
+    frames: int = 4,
+    style: OverlayStyle = OverlayStyle(),
+) -> np.ndarray:
+    """Two rows — without and with the ablation — over frames t … t+frames−1: channel ``channel``
+    of C_t laid on the frame and the predicted pose (ground truth in yellow when known)."""
+    zoom = display_zoom(video.frame_size, 240)
+    ts = [min(video.num_frames - 1, t + k) for k in range(frames)]
+    limits = scale_limits(np.stack([base["memory"][ts, channel], ablated["memory"][ts, channel]]), True,
+                          style.clip_percentile)  # fmt: skip
+    rows = []
+    for name, run in (("unchanged", base), (f"ch {channel} ablated from t={t}", ablated)):
+        tiles = []
+        for tt in ts:
+            img, g2f = _zoomed(video, tt, zoom)
+            size = (img.shape[1], img.shape[0])
+            tile = overlay(
+                img,
+                map_to_frame(run["memory"][tt, channel], g2f, size),
+                limits,
+                style.cmap,
+                style.alpha,
+            )
+            off = (zoom - 1) / 2
+            if video.keypoints_gt is not None:
+                tile = draw_pose(tile, video.keypoints_gt[tt] * zoom + off, (255, 255, 0), 1)
+            tile = draw_pose(tile, run["keypoints"][tt] * zoom + off, thickness=max(2, zoom))
+            tiles.append(_label(tile, f"{name}  t={tt}"))
+        rows.append(np.concatenate(tiles, 1))
+    return np.concatenate(rows, 0)
+
+
+def importance_figure(importance: dict) -> go.Figure:
+    """The channel × joint PCK drop of ``lstm-probe ablate --sweep`` (causal), as a heatmap."""
+    z = np.asarray(importance["importance"])
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(SKELETON.short),
+            y=[str(c) for c in range(len(z))],
+            colorscale="Reds",
+            colorbar=dict(title="PCK drop"),
+            hovertemplate="channel %{y}<br>%{x}: −%{z:.1f} PCK<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        margin=dict(l=0, r=0, t=30, b=0),
+        title=f"channel × joint importance (ablating {importance.get('point', 'cell')} from frame "
+        f"{importance.get('from_frame', 0)})",
+    )
+    return fig
