@@ -210,7 +210,7 @@ def test_ablation_needs_the_unchanged_checkpoint(tiny_dump, tmp_path):
     (dump / "manifest.json").write_text(json.dumps(man))
     app = create_app([dump])
     vid = app.catalog.dumps[0].video_ids[0]
-    fig, msg = _cb(app, "ablation.figure")(1, 3, [2], vid, 0)
+    _, msg = _cb(app, "ablation.figure")(1, 3, [2], vid, 0)
     assert "sha256 differs" in msg
     _, style = _cb(app, "importance.figure")(0)
     assert style == {"display": "none"}

@@ -96,30 +96,31 @@ def sweep_channels(
     alpha: float = 0.2,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    channels: Sequence[int] | None = None,
 ) -> dict:
-    """Ablate each channel alone -> {"importance": (C, J) PCK drop, "baseline": (J,)}."""
+    """Ablate each channel alone -> {"importance": (C, J) PCK drop, "baseline": (J,)}.
+
+    With ``channels`` only those are swept; the other rows of the matrix are NaN."""
     videos = list(videos)
     base = joint_pck(run_videos(model, videos, policy, codec, device=device), alpha, from_frame)
     C = model.config.hidden_channels
-    rows = []
-    it = range(C)
+    rows = np.full((C, len(base)), np.nan)
+    it = range(C) if channels is None else list(channels)
     if progress:
         from tqdm import tqdm
 
         it = tqdm(it, desc="ablate channels", unit="channel")
     for c in it:
         iv = Intervention(point, [c], "zero", frames=(from_frame, None))
-        rows.append(
-            base
-            - joint_pck(run_videos(model, videos, policy, codec, [iv], device), alpha, from_frame)
-        )
+        ablated = run_videos(model, videos, policy, codec, [iv], device)
+        rows[c] = base - joint_pck(ablated, alpha, from_frame)
     return {
         "point": point,
         "from_frame": from_frame,
         "alpha": alpha,
         "joints": list(SKELETON.names),
         "baseline": base.tolist(),
-        "importance": np.asarray(rows).tolist(),
+        "importance": rows.tolist(),
         "videos": [v.video_id for v in videos],
     }
 
@@ -135,3 +136,60 @@ def format_comparison(result: dict) -> str:
         b, a = e["baseline"][k], e["ablated"][k]
         lines.append(f"{s:<10}{b:>10.1f}{a:>10.1f}{b - a:>8.1f}")
     return "\n".join(lines)
+
+
+def agreement(importance: np.ndarray, attention: np.ndarray) -> dict:
+    """Do causal importance (C, J) and correlational attention scores (C, J) agree?
+
+    Returns the Spearman correlation over all (channel, joint) cells, and the share of channels
+    whose most important joint is also the joint their memory attends to most."""
+    from scipy.stats import spearmanr
+
+    rho, p = spearmanr(np.ravel(importance), np.ravel(attention))
+    same = np.argmax(importance, 1) == np.argmax(attention, 1)
+    return {"spearman": float(rho), "p_value": float(p), "same_top_joint": float(same.mean())}
+
+
+def occlusion_cut(
+    model: PoseMachine,
+    videos: Sequence[Video],
+    policy: CropPolicy,
+    codec: HeatmapCodec,
+    channels: Sequence[int] | None = None,
+    point: str = "cell",
+    device: torch.device | str = "cpu",
+) -> dict:
+    """Which channels carry an occluded joint through the occlusion? For every synthetic video with
+    an occluder, ablate one channel at a time from the frame the occluder arrives and measure the
+    mean error (px) at the hidden joints while they are hidden, against the unablated run."""
+    channels = list(range(model.config.hidden_channels)) if channels is None else list(channels)
+    cases = []
+    for v in videos:
+        occ = v.annotations.flags.get("occluded")
+        if occ is not None and occ.any():
+            cases.append((v, int(np.nonzero(occ.any(1))[0][0]), occ))
+    if not cases:
+        return {"cases": 0}
+
+    def hidden_error(interventions_for):
+        errs = []
+        for v, start, occ in cases:
+            rec = run_videos(model, [v], policy, codec, interventions_for(start), device)[0]
+            d = np.linalg.norm(rec["pred"] - rec["gt"], axis=-1)
+            errs.append(d[occ[: len(d)]])
+        return float(np.concatenate(errs).mean())
+
+    base = hidden_error(lambda s: [])
+    per_channel = {
+        c: hidden_error(lambda s, c=c: [Intervention(point, [c], "zero", frames=(s, None))]) - base
+        for c in channels
+    }
+    all_cut = (
+        hidden_error(lambda s: [Intervention(point, channels, "zero", frames=(s, None))]) - base
+    )
+    return {
+        "cases": len(cases),
+        "baseline_error": base,
+        "increase": per_channel,
+        "all_channels": all_cut,
+    }
