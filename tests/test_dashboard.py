@@ -146,6 +146,9 @@ def test_end_to_end_in_chromium(served, browser):
     )
     _image_src(browser, "figure5", different_from=fig5_b)
     assert browser.find_elements(By.CSS_SELECTOR, "#energy .scatterlayer .trace")
+    # the ablation view re-runs the video with the selected channel silenced
+    browser.find_element(By.ID, "ablate").click()
+    assert _image_src(browser, "ablation", timeout=60).startswith("data:image/jpeg")
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []
 
