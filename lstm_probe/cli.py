@@ -8,6 +8,7 @@ file and the problem, with exit status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -479,6 +480,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except LstmProbeError as e:
         print(f"lstm-probe {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as e:  # a file system or value problem: one line, no traceback
+        if os.environ.get("LSTM_PROBE_DEBUG"):
+            raise
+        print(f"lstm-probe {args.command}: error: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"lstm-probe {args.command}: interrupted", file=sys.stderr)

@@ -165,6 +165,8 @@ def train(
         optimizer.load_state_dict(ts["optimizer"])
         start = int(ts["step"])
         torch.set_rng_state(ts["rng_torch"])
+        if rank == 0:
+            _truncate_log(out_dir / "metrics.jsonl", start)
         if rank == 0 and progress:
             print(f"resuming {out_dir} at step {start}")
     elif resume and rank == 0:
@@ -296,6 +298,23 @@ def probe_dump(model: PoseMachine, cfg: dict, out_dir: Path, step: int, device) 
         device=device,
         progress=False,
     )
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log lines past the checkpoint's step (written by a run killed after its last save)."""
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                keep.append(line)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            break  # a line cut by the kill, and everything after it
+    from ..utils import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(f"{line}\n" for line in keep))
 
 
 def _tensorboard(out_dir: Path):
