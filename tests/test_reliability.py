@@ -71,6 +71,37 @@ def test_wrongly_shaped_penn_fields(tmp_path_factory, x, vis, bbox, n):
         assert "0001.mat" in str(e)
 
 
+@FUZZ
+@given(
+    pose=st.binary(max_size=200)
+    | st.tuples(st.integers(0, 3), st.integers(0, 16), st.integers(0, 4)),
+    mask=st.binary(max_size=200)
+    | st.tuples(st.integers(0, 6), st.integers(0, 6), st.integers(0, 4)),
+)
+def test_malformed_jhmdb_annotations(tmp_path_factory, pose, mask):
+    from lstm_probe.data.jhmdb import SubJHMDB
+
+    root = tmp_path_factory.mktemp("jhmdb")
+    for sub in ("joint_positions", "puppet_mask", "Rename_Images"):
+        (root / sub / "catch" / "v").mkdir(parents=True)
+    (root / "sub_splits").mkdir()
+    (root / "sub_splits" / "catch_test_split_1.txt").write_text("v.avi 1\n")
+    jp = root / "joint_positions/catch/v/joint_positions.mat"
+    pm = root / "puppet_mask/catch/v/puppet_mask.mat"
+    if isinstance(pose, bytes):
+        jp.write_bytes(pose)
+    else:
+        sio.savemat(jp, dict(pos_img=np.ones(pose)))
+    if isinstance(mask, bytes):
+        pm.write_bytes(mask)
+    else:
+        sio.savemat(pm, dict(part_mask=np.ones(mask, np.uint8)))
+    try:
+        SubJHMDB(root, 1, "train")
+    except InputError as e:
+        assert "catch" in str(e) or "v" in str(e)
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=5),
     lambda inner: (
