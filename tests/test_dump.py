@@ -28,6 +28,8 @@ def test_dump_round_trip_and_identities(tiny_dump):
     assert v.memory.shape == (8, 4, 8, 8, 8) and v.memory.dtype == np.float16
     assert v.memory.chunks == (1, 4, 1, 8, 8)
     assert v.keypoints.shape == (8, 14, 2) and v.keypoints_gt.shape == (8, 14, 2)
+    video = SyntheticVideos(split="test", num_videos=2, num_frames=8, occluder_prob=1.0)[0]
+    assert np.allclose(v.bbox, video.annotations.bbox)  # the PCK normaliser travels with the dump
     assert v.flags["occluded"].shape == (8, 14) and v.flags["cue_visible"].shape == (8,)
     assert v.frame_image(0).shape == (160, 160, 3)
     e_sum, e_chain = memory_identity_errors(v.memory[()])

@@ -193,7 +193,8 @@ def _dump_one(model, video, path, codec, policy, dev, frames, channels, gates, h
                 mem = torch.stack([current[p] for p in MEMORY_PHASES]).float().cpu().numpy()
                 gt = None
                 if ann.keypoints is not None:
-                    gt = (ann.keypoints[r.index], ann.visibility[r.index])
+                    box = ann.bbox[r.index] if ann.bbox is not None else np.full(4, np.nan)
+                    gt = (ann.keypoints[r.index], ann.visibility[r.index], box)
                 writer.append(
                     r.index,
                     r.frame,

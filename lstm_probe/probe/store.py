@@ -12,7 +12,7 @@ Per video (F frames, C channels, h×w grid, J joints):
     stats         float32 [F, 4, C, 7]     mean, mean |x|, min, max, energy (Σx²), argmax y, x
     beliefs       float16 [F, J+1, h, w]
     keypoints     float32 [F, J, 2]        predicted, frame pixels;  confidence [F, J]
-    keypoints_gt  float32 [F, J, 2], visible int8 [F, J]   when the video is annotated
+    keypoints_gt  float32 [F, J, 2], visible int8 [F, J], bbox float32 [F, 4]  when annotated
     flags/<name>  per-frame flags of the source (the synthetic set: occluded [F, J], cue_visible [F])
     grid_to_frame float32 [F, 2, 3]
     frames        vlen uint8 [F]            JPEG bytes of the original frames
@@ -125,6 +125,7 @@ class VideoDumpWriter:
         if labelled:
             self.gt["keypoints_gt"] = ds("keypoints_gt", (J, 2), "f4")
             self.gt["visible"] = ds("visible", (J,), "i1")
+            self.gt["bbox"] = ds("bbox", (4,), "f4")
         self.flag_ds = {k: ds(f"flags/{k}", v.shape[1:], v.dtype) for k, v in self.flags.items()}
         self.f.attrs.update(
             {
@@ -146,7 +147,7 @@ class VideoDumpWriter:
         keypoints: np.ndarray,
         confidence: np.ndarray,
         grid_to_frame: np.ndarray,
-        gt: tuple[np.ndarray, np.ndarray] | None = None,
+        gt: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
         gates: np.ndarray | None = None,
         hidden: np.ndarray | None = None,
     ) -> None:
@@ -256,6 +257,10 @@ class DumpVideo:
     @cached_property
     def visible(self) -> np.ndarray | None:
         return self.array("visible")
+
+    @cached_property
+    def bbox(self) -> np.ndarray | None:
+        return self.array("bbox")
 
     @cached_property
     def grid_to_frame(self) -> np.ndarray:

@@ -255,11 +255,15 @@ def energy_figure(video: DumpVideo, channel: int, t: int) -> go.Figure:
 
 
 def frame_pck(video: DumpVideo, alpha: float = 0.2) -> np.ndarray | None:
-    """Per-frame PCK@alpha (normalised by the box of the ground truth), NaN without labels."""
+    """Per-frame PCK@alpha over labelled joints, normalised by the larger side of the frame's
+    person box (the joints' extent for dumps without boxes); None without labels."""
     if video.keypoints_gt is None:
         return None
     gt, vis = video.keypoints_gt, video.visible >= 0
-    side = np.maximum(np.ptp(gt[..., 0], 1), np.ptp(gt[..., 1], 1))
+    if video.bbox is not None and np.isfinite(video.bbox).all():
+        side = np.maximum(video.bbox[:, 2] - video.bbox[:, 0], video.bbox[:, 3] - video.bbox[:, 1])
+    else:
+        side = np.maximum(np.ptp(gt[..., 0], 1), np.ptp(gt[..., 1], 1))
     d = np.linalg.norm(video.keypoints - gt, axis=-1)
     hit = (d <= alpha * side[:, None]) & vis
     return hit.sum(1) / np.maximum(vis.sum(1), 1)
