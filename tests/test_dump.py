@@ -173,3 +173,20 @@ def test_cli_dump_inspect_figures_and_errors(tiny_checkpoint, tmp_path, capsys):
     assert main(["dump", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "x")]) == 2
     assert "missing.pt: checkpoint file not found" in capsys.readouterr().err
     assert main(["inspect", str(tmp_path)]) == 2
+
+
+def test_overlay_colours_and_transparency():
+    from matplotlib import colormaps
+
+    from lstm_probe.viz.overlay import overlay
+
+    frame = np.full((4, 4, 3), 100, np.uint8)
+    m = np.array([[1.0, -1.0, 0.0, np.nan]] * 4, np.float32)
+    out = overlay(frame, m, (-1.0, 1.0), "RdBu_r", alpha=1.0)
+    top = (np.array(colormaps["RdBu_r"](1.0)[:3]) * 255).round()
+    bottom = (np.array(colormaps["RdBu_r"](0.0)[:3]) * 255).round()
+    assert np.abs(out[0, 0].astype(int) - top).max() <= 2  # full weight at |m| = max
+    assert np.abs(out[0, 1].astype(int) - bottom).max() <= 2
+    assert np.array_equal(out[0, 3], frame[0, 3])  # NaN (outside the crop): the frame untouched
+    half = overlay(frame, m, (-1.0, 1.0), "RdBu_r", alpha=0.5)
+    assert np.abs(half[0, 0].astype(int) - (top + 100) / 2).max() <= 2
