@@ -29,8 +29,8 @@ def test_round_trip_identical_weights_and_outputs(lstm_file):
     for k, v in model.state_dict().items():
         assert torch.equal(v, back.state_dict()[k]), k
     x = torch.randn(1, 3, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.equal(model(x)["beliefs"], back(x)["beliefs"])
+    with torch.no_grad():  # identical weights; two model instances may get other CPU kernels
+        torch.testing.assert_close(model(x)["beliefs"], back(x)["beliefs"], rtol=1e-6, atol=1e-6)
     assert ("lstm.g_x", "g_x_stage2", 5) in report.mapped
     assert report.ignored == []
 
