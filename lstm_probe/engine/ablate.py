@@ -17,12 +17,11 @@ import torch
 from ..data.video import Video
 from ..metrics import pck as P
 from ..models import PoseMachine
-from ..probe.recorder import Intervention, MemoryProbe
+from ..probe.recorder import Intervention
 from ..skeleton import SKELETON
 from ..transforms.augment import CropPolicy
 from ..transforms.heatmaps import HeatmapCodec
-from .evaluate import score
-from .infer import stream_video
+from .evaluate import collect, score
 
 
 def run_videos(
@@ -33,27 +32,8 @@ def run_videos(
     interventions: Sequence[Intervention] = (),
     device: torch.device | str = "cpu",
 ) -> list[dict]:
-    """Like evaluate.collect, with interventions attached for every video."""
-    out = []
-    for v in videos:
-        ann = v.annotations
-        if ann.keypoints is None:
-            continue
-        with MemoryProbe(model, [], interventions=interventions, keep=False):
-            preds = [r.keypoints for r in stream_video(model, v, policy, codec, device, "gt")]
-        n = len(preds)
-        out.append(
-            {
-                "video_id": v.video_id,
-                "pred": np.stack(preds),
-                "gt": ann.keypoints[:n],
-                "vis": ann.visibility[:n],
-                "bbox": ann.bbox[:n],
-                "flags": {k: a[:n] for k, a in ann.flags.items()},
-                "source": v.attrs.get("source", ""),
-            }
-        )
-    return out
+    """evaluate.collect with interventions attached for every video."""
+    return collect(model, videos, policy, codec, device, interventions=interventions)
 
 
 def joint_pck(records: list[dict], alpha: float = 0.2, from_frame: int = 0) -> np.ndarray:

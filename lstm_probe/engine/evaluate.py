@@ -38,9 +38,13 @@ def collect(
     device: torch.device | str = "cpu",
     progress: bool = False,
     scales: int = 1,
+    interventions: Sequence = (),
 ) -> list[dict]:
     """Stream every annotated video; ``scales`` > 1 runs the reference's multi-scale test with
-    that many factors spread evenly over the crop policy's scale range."""
+    that many factors spread evenly over the crop policy's scale range; ``interventions`` (see
+    :class:`lstm_probe.probe.recorder.Intervention`) are attached for every video."""
+    from ..probe.recorder import MemoryProbe
+
     out = []
     factors = np.linspace(*policy.scale_range, scales) if scales > 1 else None
     it = videos
@@ -52,12 +56,12 @@ def collect(
         ann = v.annotations
         if ann.keypoints is None:
             continue
-        if factors is None:
-            preds = [r.keypoints for r in stream_video(model, v, policy, codec, device, "gt")]
-        else:
-            preds = [
-                kp for _, kp, _ in stream_video_multiscale(model, v, policy, codec, factors, device)
-            ]
+        with MemoryProbe(model, [], interventions=interventions, keep=False):
+            if factors is None:
+                preds = [r.keypoints for r in stream_video(model, v, policy, codec, device, "gt")]
+            else:
+                stream = stream_video_multiscale(model, v, policy, codec, factors, device)
+                preds = [kp for _, kp, _ in stream]
         n = len(preds)
         out.append(
             {
