@@ -253,3 +253,27 @@ def test_multiscale_eval_combines_beliefs_on_the_frame(capsys, tmp_path):
         == 0
     )
     assert json.loads((tmp_path / "ms.json").read_text())["scales"] == 3
+
+
+def test_jhmdb_scoring_counts_all_joints_and_the_interpolated_belly():
+    from lstm_probe.engine.evaluate import score
+
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(20, 80, (4, 14, 2))
+    fifteen = np.zeros((4, 15, 2))
+    from lstm_probe.skeleton import JHMDB_TO_NETWORK
+
+    for src, dst in enumerate(JHMDB_TO_NETWORK):
+        if dst is not None:
+            fifteen[:, src] = gt[:, dst]
+    fifteen[:, 1] = P.jhmdb_belly(gt)  # the true belly lies where the formula puts it
+    pred = gt.copy()
+    pred[:, SKELETON.index("left_wrist")] += 50  # always wrong
+    vis = np.zeros((4, 14), np.int8)  # JHMDB: "visibility" is irrelevant, every joint counts
+    rec = {"pred": pred, "gt": gt, "vis": vis + 1, "bbox": np.tile([0, 0, 100, 100], (4, 1)),
+           "flags": {"jhmdb_keypoints": fifteen}, "source": "sub_jhmdb"}  # fmt: skip
+    res = score([rec])
+    assert res["belly"] == 100.0
+    assert res["pck@0.2"]["joints"]["left_wrist"] == 0 and res["pck@0.2"]["groups"]["Wri"] == 50
+    rec_penn = {**rec, "source": "penn_action", "vis": vis}  # Penn: visible joints only
+    assert score([rec_penn])["pck@0.2"]["overall"] == 0  # nothing visible -> nothing counted
