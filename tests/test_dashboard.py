@@ -217,3 +217,19 @@ def test_ablation_needs_the_unchanged_checkpoint(tiny_dump, tmp_path):
     assert "sha256 differs" in msg
     _, style = _cb(app, "importance.figure")(0)
     assert style == {"display": "none"}
+
+
+def test_switching_between_several_dumps(tiny_dump, tiny_checkpoint, tmp_path):
+    from lstm_probe.data import SyntheticVideos
+    from lstm_probe.probe.dump import dump_videos
+
+    other = dump_videos(tiny_checkpoint, list(SyntheticVideos(split="val", num_videos=1, num_frames=5)),
+                        tmp_path / "other", progress=False)  # fmt: skip
+    app = create_app([tiny_dump, other])
+    first, _ = _cb(app, "video.options")(0)
+    second, vid = _cb(app, "video.options")(1)
+    assert set(first).isdisjoint(second) and vid.startswith("synthetic_val")
+    tmax, *_ = _cb(app, "frame.max")(vid, 1)
+    assert tmax == 4
+    fig = _cb(app, "figure5.figure")(2, [0], 0.7, "RdBu_r", "channel", vid, 1)
+    assert fig.data[0].source.startswith("data:image/jpeg")
