@@ -183,20 +183,14 @@ def _add_eval(sub) -> None:
 
 
 def cmd_eval(args) -> int:
-    from .checkpoint import load_checkpoint
     from .data import open_source
     from .engine.evaluate import collect, format_table, score
-    from .engine.infer import test_policy
-    from .transforms.heatmaps import HeatmapCodec
-    from .utils import pick_device
+    from .engine.infer import load_for_inference
 
-    dev = pick_device(args.device)
-    model, payload = load_checkpoint(args.checkpoint, dev)
+    model, _, policy, codec = load_for_inference(args.checkpoint, args.device)
+    dev = next(model.parameters()).device
     videos = open_source(args.data)
-    codec = HeatmapCodec(model.config.input_size)
-    records = collect(
-        model, videos, test_policy(model, payload), codec, dev, not args.no_progress, args.scales
-    )
+    records = collect(model, videos, policy, codec, dev, not args.no_progress, args.scales)
     if not records:
         raise LstmProbeError(f"{args.data}: no annotated video to evaluate")
     result = score(records, args.alpha)
@@ -391,20 +385,17 @@ def _add_ablate(sub) -> None:
 
 
 def cmd_ablate(args) -> int:
-    from .checkpoint import load_checkpoint
     from .data import open_source
     from .engine.ablate import compare, format_comparison, run_videos, sweep_channels
-    from .engine.infer import test_policy
+    from .engine.infer import load_for_inference
     from .probe.recorder import Intervention, MemoryProbe, mean_of
-    from .transforms.heatmaps import HeatmapCodec
-    from .utils import pick_device, write_json_atomic
+    from .utils import write_json_atomic
 
-    dev = pick_device(args.device)
-    model, payload = load_checkpoint(args.checkpoint, dev)
+    model, _, policy, codec = load_for_inference(args.checkpoint, args.device)
+    dev = next(model.parameters()).device
     if not model.has_memory:
         raise LstmProbeError(f"{args.checkpoint}: a {model.name!r} model has no memory to ablate")
     videos = list(open_source(args.data))
-    policy, codec = test_policy(model, payload), HeatmapCodec(model.config.input_size)
     if args.sweep:
         result = sweep_channels(model, videos, policy, codec, args.point, args.from_frame,
                                 device=dev, progress=not args.no_progress)  # fmt: skip

@@ -91,23 +91,12 @@ def test_cli_ablate_table_json_and_sweep(tiny_checkpoint, tmp_path, capsys):
     from lstm_probe.cli import main
     from lstm_probe.skeleton import SKELETON
 
+    def ablate(data, *extra):
+        return main(["ablate", str(tiny_checkpoint), "--data", data, "--no-progress", *extra])
+
     out = tmp_path / "abl.json"
     assert (
-        main(
-            [
-                "ablate",
-                str(tiny_checkpoint),
-                "--data",
-                "synthetic:test:2:6",
-                "--channels",
-                "1,2",
-                "--from-frame",
-                "2",
-                "--out",
-                str(out),
-                "--no-progress",
-            ]
-        )
+        ablate("synthetic:test:2:6", "--channels", "1,2", "--from-frame", "2", "--out", str(out))
         == 0
     )
     text = capsys.readouterr().out
@@ -116,38 +105,9 @@ def test_cli_ablate_table_json_and_sweep(tiny_checkpoint, tmp_path, capsys):
     assert res["channels"] == [1, 2] and res["from_frame"] == 2
     assert set(res["groups"]) == {*SKELETON.groups, "Mean"}
     assert {"baseline", "ablated"} == set(res["splits"]["clean"])
-    assert (
-        main(
-            [
-                "ablate",
-                str(tiny_checkpoint),
-                "--data",
-                "synthetic:test:1:5",
-                "--channels",
-                "0",
-                "--mode",
-                "mean",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert ablate("synthetic:test:1:5", "--channels", "0", "--mode", "mean") == 0
     sweep = tmp_path / "importance.json"
-    assert (
-        main(
-            [
-                "ablate",
-                str(tiny_checkpoint),
-                "--data",
-                "synthetic:test:1:5",
-                "--sweep",
-                "--out",
-                str(sweep),
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert ablate("synthetic:test:1:5", "--sweep", "--out", str(sweep)) == 0
     imp = json.loads(sweep.read_text())
     assert len(imp["importance"]) == 8 and len(imp["importance"][0]) == 14
     assert (

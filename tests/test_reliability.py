@@ -228,22 +228,10 @@ def test_training_killed_with_sigkill_resumes_exactly(tmp_path):
 @pytest.mark.slow
 def test_dump_killed_mid_video_reruns_without_touching_finished_videos(tiny_checkpoint, tmp_path):
     out = tmp_path / "d"
-    cmd = [
-        sys.executable,
-        "-m",
-        "lstm_probe.cli",
-        "dump",
-        str(tiny_checkpoint),
-        "--data",
-        "synthetic:test:3:60",
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--no-progress",
-    ]
+    args = ["dump", str(tiny_checkpoint), "--data", "synthetic:test:3:60", "--out", str(out),
+            "--device", "cpu", "--no-progress"]  # fmt: skip
     proc = subprocess.Popen(
-        cmd,
+        [sys.executable, "-m", "lstm_probe.cli", *args],
         env={**os.environ, "OMP_NUM_THREADS": "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -264,26 +252,10 @@ def test_dump_killed_mid_video_reruns_without_touching_finished_videos(tiny_chec
     assert killed
     first = json.loads((out / "manifest.json").read_text())["videos"][0]
     before = (out / first["file"]).read_bytes()
-    assert (
-        main(
-            [
-                "dump",
-                str(tiny_checkpoint),
-                "--data",
-                "synthetic:test:3:60",
-                "--out",
-                str(out),
-                "--device",
-                "cpu",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert main(args) == 0
     assert (out / first["file"]).read_bytes() == before
-    assert [v["status"] for v in json.loads((out / "manifest.json").read_text())["videos"]] == [
-        "done"
-    ] * 3
+    statuses = [v["status"] for v in json.loads((out / "manifest.json").read_text())["videos"]]
+    assert statuses == ["done"] * 3
     assert not list((out / "videos").glob("*.tmp"))
     assert main(["inspect", str(out)]) == 0
 

@@ -27,13 +27,13 @@ import numpy as np
 import torch
 
 from lstm_probe import __version__
-from lstm_probe.checkpoint import load_checkpoint, read_checkpoint
+from lstm_probe.checkpoint import read_checkpoint
 from lstm_probe.config import load_config
 from lstm_probe.data import SyntheticVideos
 from lstm_probe.engine.evaluate import collect, score
-from lstm_probe.engine.infer import test_policy
+from lstm_probe.engine.infer import load_for_inference
 from lstm_probe.engine.train import train
-from lstm_probe.transforms.heatmaps import HeatmapCodec
+from lstm_probe.metrics import pck as P
 from lstm_probe.utils import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +60,7 @@ def hold_last_visible(records: list[dict], alpha: float) -> dict:
     hits01 = 0
     for r in records:
         occ, gt = r["flags"]["occluded"], r["gt"]
-        side = np.maximum(r["bbox"][:, 2] - r["bbox"][:, 0], r["bbox"][:, 3] - r["bbox"][:, 1])
+        side = P.box_size(r["bbox"])
         for j in range(gt.shape[1]):
             last = None
             for t in range(len(gt)):
@@ -107,9 +107,7 @@ def main() -> None:
             print(f"== training {name} ({cfg['model']['name']}, T={cfg['data']['clip_length']})")
             train(cfg, out, resume=True, device="cpu")
         train_s = time.time() - t0
-        model, payload = load_checkpoint(ckpt)
-        codec = HeatmapCodec(model.config.input_size)
-        policy = test_policy(model, payload)
+        model, _, policy, codec = load_for_inference(ckpt, "cpu")
         entry = {"model": cfg["model"]["name"], "clip_length": cfg["data"]["clip_length"],
                  "steps": cfg["optim"]["steps"], "batch": cfg["optim"]["batch_size"]}  # fmt: skip
         if not done:

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 
-from lstm_probe.checkpoint import load_checkpoint, save_checkpoint
+from lstm_probe.checkpoint import save_checkpoint
 from lstm_probe.data import open_source
 from lstm_probe.engine.evaluate import collect, format_table, score
-from lstm_probe.engine.infer import test_policy
-from lstm_probe.transforms.heatmaps import HeatmapCodec
+from lstm_probe.engine.infer import load_for_inference
 
 
 def main() -> None:
@@ -25,11 +24,10 @@ def main() -> None:
     ap.add_argument("dst")
     ap.add_argument("--eval", default=None, help="a data source to evaluate on before export")
     args = ap.parse_args()
-    model, payload = load_checkpoint(args.src)
+    model, payload, policy, codec = load_for_inference(args.src, "cpu")
     meta = dict(payload.get("meta", {}))
     if args.eval:
-        recs = collect(model, open_source(args.eval), test_policy(model, payload),
-                       HeatmapCodec(model.config.input_size), "cpu", progress=True)  # fmt: skip
+        recs = collect(model, open_source(args.eval), policy, codec, "cpu", progress=True)
         result = score(recs)
         print(format_table(result, f"{model.name} on {args.eval}"))
         meta["eval"] = {"data": args.eval, "pck@0.2": result["pck@0.2"]["groups"],

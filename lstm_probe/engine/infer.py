@@ -73,9 +73,7 @@ def stream_video(
                 center = _box_center(box)
             if box_size is None:
                 box_size = np.asarray(box[2:], float) - np.asarray(box[:2], float)
-            half = box_size / 2
-            fixed = np.array([[*(center - half), *(center + half)]])
-            affine = policy.frame_to_crop(fixed, transform)[0]
+            affine = policy.frame_to_crop(fixed_box(center, box_size), transform)[0]
             crop_img = warp_frame(frame, affine, policy.input_size)
             x = to_network_input(crop_img)[None].to(device)
             out = model.step(x, state)
@@ -90,6 +88,23 @@ def stream_video(
                     pts = kp[good]
                     center = (pts.min(0) + pts.max(0)) / 2
             yield FrameResult(t, frame, g2f.astype(np.float32), belief, kp, conf)
+
+
+def load_for_inference(
+    checkpoint, device: str | torch.device | None = None
+) -> tuple[PoseMachine, dict, CropPolicy, HeatmapCodec]:
+    """A checkpoint ready to stream: (model in eval mode, payload, its test crop policy, codec)."""
+    from ..checkpoint import load_checkpoint
+    from ..utils import pick_device
+
+    model, payload = load_checkpoint(checkpoint, pick_device(device))
+    return model, payload, test_policy(model, payload), HeatmapCodec(model.config.input_size)
+
+
+def fixed_box(center: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """A (1, 4) box of fixed ``size`` around ``center``: the crop keeps one scale for a video."""
+    half = np.asarray(size, float) / 2
+    return np.array([[*(center - half), *(center + half)]])
 
 
 def test_policy(model: PoseMachine, payload: dict | None = None) -> CropPolicy:
@@ -130,8 +145,7 @@ def stream_video_multiscale(
             box = np.asarray(ann.bbox[t], float)
             if box_size is None:
                 box_size = box[2:] - box[:2]
-            center = (box[:2] + box[2:]) / 2
-            fixed = np.array([[*(center - box_size / 2), *(center + box_size / 2)]])
+            fixed = fixed_box(_box_center(box), box_size)
             total = np.zeros((J, h, w), np.float32)
             for k, s in enumerate(scales):
                 affine = policy.frame_to_crop(fixed, ClipTransform(scale=float(s)))[0]

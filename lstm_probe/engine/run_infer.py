@@ -6,26 +6,23 @@ from pathlib import Path
 
 import cv2
 
-from ..checkpoint import load_checkpoint
 from ..data.video import open_video
 from ..skeleton import SKELETON
-from ..transforms.heatmaps import HeatmapCodec
-from ..utils import InputError, atomic_path, pick_device, write_json_atomic
-from .infer import stream_video, test_policy
+from ..utils import InputError, atomic_path, write_json_atomic
+from .infer import load_for_inference, stream_video
 
 
 def infer_video(
     checkpoint, video_path, out=None, box=None, device=None, progress=True
 ) -> list[Path]:
-    dev = pick_device(device)
-    model, payload = load_checkpoint(checkpoint, dev)
+    model, _, policy, codec = load_for_inference(checkpoint, device)
+    dev = next(model.parameters()).device
     video = open_video(video_path)
     video.annotations.bbox = None  # own footage: the crop follows the predictions
     stem = Path(out) if out else Path(video_path).with_suffix("")
     if stem.is_dir() or str(out or "").endswith("/"):
         stem = stem / Path(video_path).stem
     stem.parent.mkdir(parents=True, exist_ok=True)
-    codec = HeatmapCodec(model.config.input_size)
     fps = getattr(video, "fps", 25.0)
     frames_out = []
     bar = None
@@ -38,9 +35,7 @@ def infer_video(
     mp4 = stem.with_name(stem.name + "_pose.mp4")
     with atomic_path(mp4) as tmp:
         writer = None
-        for r in stream_video(
-            model, video, test_policy(model, payload), codec, dev, "track", first_box=box
-        ):
+        for r in stream_video(model, video, policy, codec, dev, "track", first_box=box):
             img = draw_pose(r.frame[:, :, ::-1], r.keypoints)[:, :, ::-1]
             if writer is None:
                 h, w = img.shape[:2]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..transforms.heatmaps import center_map
 from .config import ModelConfig
 
 
@@ -101,20 +102,14 @@ class BeliefGenerator(nn.Sequential):
         )  # fmt: skip
 
 
-def center_map(size: int, sigma: float) -> torch.Tensor:
-    """Gaussian peak at the crop centre, (1, 1, size, size), unthresholded as at test time."""
-    c = (size - 1) / 2.0
-    r = torch.arange(size, dtype=torch.float32) - c
-    g = torch.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2.0 * sigma**2))
-    return g[None, None]
-
-
 class CenterMap(nn.Module):
     """The pooled centre map fed to every stage: AVE pool 9/8 rounding up -> (1, 1, h, w)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.register_buffer("full", center_map(cfg.input_size, cfg.center_sigma), persistent=False)
+        # torch.tensor (not from_numpy) follows a `with torch.device(...)` context, e.g. meta
+        full = torch.tensor(center_map(cfg.input_size, cfg.center_sigma))[None, None]
+        self.register_buffer("full", full, persistent=False)
         self.pool = nn.AvgPool2d(9, 8, ceil_mode=True)
 
     def forward(self, batch: int) -> torch.Tensor:

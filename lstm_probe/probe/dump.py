@@ -86,9 +86,7 @@ def dump_model(
     C = cfg.hidden_channels if channels is None else len(channels)
     if channels is not None and any(not 0 <= c < cfg.hidden_channels for c in channels):
         raise InputError(None, f"channels must lie in 0..{cfg.hidden_channels - 1}")
-    points = (
-        [*MEMORY_PHASES, "belief"] + (list(GATES) if gates else []) + (["hidden"] if hidden else [])
-    )
+    points = dumped_points(gates, hidden)
     (out / "videos").mkdir(parents=True, exist_ok=True)
     mpath = out / "manifest.json"
     if mpath.exists():
@@ -130,10 +128,10 @@ def dump_model(
             manifest["videos"][[v["video_id"] for v in manifest["videos"]].index(vid)] = e
         entries[vid] = e
         save_manifest(out, manifest)
-        _dump_one(
+        n = _dump_one(
             model, video, out / fname, codec, policy, dev, frames, channels, gates, hidden, crop, C
         )
-        e.update(status="done", num_frames=int(_count(out / fname)), attrs=_plain(video.attrs))
+        e.update(status="done", num_frames=n, attrs=_plain(video.attrs))
         save_manifest(out, manifest)
         if bar is not None:
             bar.update(1)
@@ -142,11 +140,12 @@ def dump_model(
     return out
 
 
-def _count(path: Path) -> int:
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        return int(f["memory"].shape[0])
+def dumped_points(gates: bool, hidden: bool) -> list[str]:
+    """The probe points a dump records: the four memory phases, the belief, and on request the
+    gates and the hidden state."""
+    return (
+        [*MEMORY_PHASES, "belief"] + (list(GATES) if gates else []) + (["hidden"] if hidden else [])
+    )
 
 
 def _plain(d):
@@ -157,15 +156,16 @@ def _plain(d):
     )
 
 
-def _dump_one(model, video, path, codec, policy, dev, frames, channels, gates, hidden, crop, C):
+def _dump_one(
+    model, video, path, codec, policy, dev, frames, channels, gates, hidden, crop, C
+) -> int:
+    """Stream one video into ``path`` (written as .tmp, renamed when complete) -> frames written."""
     ann = video.annotations
     first = next(iter(video.frames(frames[0], frames[0] + 1)), None)
     if first is None:
         raise InputError(path, f"{video.video_id}: no frame at index {frames[0]}")
     current: dict[str, torch.Tensor] = {}
-    points = (
-        [*MEMORY_PHASES, "belief"] + (list(GATES) if gates else []) + (["hidden"] if hidden else [])
-    )
+    points = dumped_points(gates, hidden)
     writer = VideoDumpWriter(
         path,
         video.video_id,
@@ -214,4 +214,4 @@ def _dump_one(model, video, path, codec, policy, dev, frames, channels, gates, h
     except BaseException:
         writer.abort()
         raise
-    return np.int64(writer.n)
+    return writer.n

@@ -20,6 +20,12 @@ import torch
 from .geometric import apply_points, grid_size, grid_to_crop, invert
 
 
+def center_map(size: int, sigma: float) -> np.ndarray:
+    """(size, size) Gaussian of ``sigma`` pixels at the crop centre, unthresholded as at test time."""
+    r = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
+    return np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2.0 * sigma**2)).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class HeatmapCodec:
     input_size: int
@@ -83,11 +89,8 @@ class HeatmapCodec:
         return xy.reshape(*lead, self.num_joints, 2), peak.reshape(*lead, self.num_joints)
 
     def center_map(self, sigma: float = 21.0) -> np.ndarray:
-        """The centre map of the crop, (S, S): a Gaussian of ``sigma`` input pixels at the crop
-        centre, as fed to every stage (the models build the same map and pool it to the grid)."""
-        c = (self.input_size - 1) / 2.0
-        r = np.arange(self.input_size, dtype=np.float32) - c
-        return np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2.0 * sigma**2)).astype(np.float32)
+        """The centre map of the crop, (S, S), as fed to every stage (see :func:`center_map`)."""
+        return center_map(self.input_size, sigma)
 
     def grid_to_crop_points(self, grid_xy: np.ndarray) -> np.ndarray:
         return apply_points(grid_to_crop(self.stride), grid_xy)

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import plotly.graph_objects as go
 
+from ..metrics.pck import box_size, pck_hits
 from ..probe.analysis import ChannelReport
 from ..probe.store import PHASES, STATS, DumpVideo
 from ..skeleton import SKELETON
@@ -259,14 +260,13 @@ def frame_pck(video: DumpVideo, alpha: float = 0.2) -> np.ndarray | None:
     person box (the joints' extent for dumps without boxes); None without labels."""
     if video.keypoints_gt is None:
         return None
-    gt, vis = video.keypoints_gt, video.visible >= 0
+    gt = video.keypoints_gt
     if video.bbox is not None and np.isfinite(video.bbox).all():
-        side = np.maximum(video.bbox[:, 2] - video.bbox[:, 0], video.bbox[:, 3] - video.bbox[:, 1])
+        side = box_size(video.bbox)
     else:
         side = np.maximum(np.ptp(gt[..., 0], 1), np.ptp(gt[..., 1], 1))
-    d = np.linalg.norm(video.keypoints - gt, axis=-1)
-    hit = (d <= alpha * side[:, None]) & vis
-    return hit.sum(1) / np.maximum(vis.sum(1), 1)
+    hits, valid = pck_hits(video.keypoints, gt, video.visible >= 0, side, alpha)
+    return hits.sum(1) / np.maximum(valid.sum(1), 1)
 
 
 def save_image(img: np.ndarray, path) -> None:
