@@ -127,3 +127,25 @@ def test_codec_centre_map_is_the_models():
         torch.from_numpy(codec.center_map(model.config.center_sigma)),
         atol=1e-6,
     )
+
+
+def test_demo_train_retrains_then_dumps_with_the_new_model(tmp_path, monkeypatch, capsys):
+    import lstm_probe.engine.train as T
+    from lstm_probe.checkpoint import save_checkpoint
+
+    calls = {}
+
+    def fake_train(cfg, out, resume=False, device=None, **kw):
+        calls.update(cfg=cfg, out=out, resume=resume)
+        path = save_checkpoint(out / "checkpoint.pt", build_model("lstm_pm", "tiny"), preset="tiny")
+        return {"checkpoint": str(path)}
+
+    monkeypatch.setattr(T, "train", fake_train)
+    out = tmp_path / "demo"
+    assert (
+        main(["demo", "--train", "--out", str(out), "--videos", "1", "--frames", "4", "--no-serve"])
+        == 0
+    )
+    assert calls["out"] == out / "train" and calls["resume"]
+    assert calls["cfg"]["model"] == {"name": "lstm_pm", "preset": "small"}  # the demo recipe
+    assert open_dump(out / "dump").manifest["model"]["preset"] == "tiny"  # the retrained model
