@@ -135,7 +135,7 @@ def read_caffemodel(path: str | os.PathLike) -> dict[str, list[np.ndarray]]:
 
 
 def _trunk(prefix: str, stage: int, also=()) -> dict[str, list[str]]:
-    # ImageTrunk is Sequential(conv, ReLU, pool, conv, ReLU, pool, conv, ReLU, pool)
+    # ImageTrunk is Sequential(conv, pool, ReLU) × 3: conv indices 0, 3, 6
     return {
         f"{prefix}.{idx}": [f"conv{i}_stage{s}" for s in (stage, *also)]
         for i, idx in ((1, 0), (2, 3), (3, 6))

@@ -14,6 +14,7 @@ import sys
 import numpy as np
 
 from . import __version__
+from .engine.accel import ACCEL_MODES
 from .skeleton import SKELETON
 from .utils import LstmProbeError
 
@@ -98,8 +99,23 @@ def _add_dump(sub) -> None:
     p.add_argument("--hidden", action="store_true", help="also store the hidden state")
     p.add_argument("--crop", default="auto", choices=["auto", "gt", "track"])
     p.add_argument("--device", default="auto")
+    _add_accel(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_dump)
+
+
+def _add_accel(p, default: str = "auto", compile: bool = False) -> None:
+    p.add_argument(
+        "--accel",
+        default=default,
+        choices=ACCEL_MODES,
+        help="inference mode: plain fp32 NCHW; fp32 fastest layout; bf16 autocast; auto = bf16 "
+        f"where the device has native bf16, else fp32 (default {default})",
+    )
+    if compile:
+        p.add_argument(
+            "--compile", action="store_true", help="torch.compile the model (long videos)"
+        )
 
 
 def _select(videos, spec):
@@ -151,6 +167,7 @@ def cmd_dump(args) -> int:
         crop=args.crop,
         device=args.device,
         progress=not args.no_progress,
+        accel=args.accel,
     )
     print(f"dump written to {out}")
     return 0
@@ -178,6 +195,7 @@ def _add_eval(sub) -> None:
     p.add_argument("--scales", type=int, default=1, help="test scales (the paper uses 7)")
     p.add_argument("--out", default=None, help="write RESULT.json and RESULT.csv with this stem")
     p.add_argument("--device", default="auto")
+    _add_accel(p, default="plain")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_eval)
 
@@ -187,7 +205,7 @@ def cmd_eval(args) -> int:
     from .engine.evaluate import collect, format_table, score
     from .engine.infer import load_for_inference
 
-    model, _, policy, codec = load_for_inference(args.checkpoint, args.device)
+    model, _, policy, codec = load_for_inference(args.checkpoint, args.device, args.accel)
     dev = next(model.parameters()).device
     videos = open_source(args.data)
     records = collect(model, videos, policy, codec, dev, not args.no_progress, args.scales)
@@ -195,7 +213,11 @@ def cmd_eval(args) -> int:
         raise LstmProbeError(f"{args.data}: no annotated video to evaluate")
     result = score(records, args.alpha)
     result.update(
-        checkpoint=str(args.checkpoint), data=args.data, model=model.name, scales=args.scales
+        checkpoint=str(args.checkpoint),
+        data=args.data,
+        model=model.name,
+        scales=args.scales,
+        accel=model.accel.mode,
     )
     print(format_table(result, f"{model.name} on {args.data}"))
     if args.out:
@@ -230,6 +252,7 @@ def _add_infer(sub) -> None:
     p.add_argument("--out", default=None, help="output stem (default: next to the video)")
     p.add_argument("--box", default=None, help="x1,y1,x2,y2 person box in the first frame")
     p.add_argument("--device", default="auto")
+    _add_accel(p, compile=True)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_infer)
 
@@ -245,8 +268,9 @@ def cmd_infer(args) -> int:
         except (ValueError, AssertionError):
             raise LstmProbeError(f"--box expects x1,y1,x2,y2, got {args.box!r}") from None
     paths = infer_video(
-        args.checkpoint, args.video, args.out, box, args.device, not args.no_progress
-    )
+        args.checkpoint, args.video, args.out, box, args.device, not args.no_progress,
+        accel=args.accel, compile=args.compile,
+    )  # fmt: skip
     for p in paths:
         print(f"wrote {p}")
     return 0
@@ -319,6 +343,7 @@ def _add_demo(sub) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8050)
     p.add_argument("--device", default="auto")
+    _add_accel(p)
     p.set_defaults(func=cmd_demo)
 
 
@@ -380,6 +405,7 @@ def _add_ablate(sub) -> None:
         "--out", default=None, help="JSON result (a sweep next to a dump: DUMP/importance.json)"
     )
     p.add_argument("--device", default="auto")
+    _add_accel(p, default="plain")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_ablate)
 
@@ -391,7 +417,7 @@ def cmd_ablate(args) -> int:
     from .probe.recorder import Intervention, MemoryProbe, mean_of
     from .utils import write_json_atomic
 
-    model, _, policy, codec = load_for_inference(args.checkpoint, args.device)
+    model, _, policy, codec = load_for_inference(args.checkpoint, args.device, args.accel)
     dev = next(model.parameters()).device
     if not model.has_memory:
         raise LstmProbeError(f"{args.checkpoint}: a {model.name!r} model has no memory to ablate")
@@ -437,6 +463,79 @@ def cmd_ablate(args) -> int:
     return 0
 
 
+BENCHMARKS = ("streaming", "fast", "probe", "train", "dashboard")
+
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="benchmarks of the hot paths (see docs/performance.md)",
+        description="Measure side by side in one run and print the ratios: streaming (LSTM PM vs "
+        "CPM, GFLOP/s, fraction of a conv peak), fast (inference modes: speed and accuracy), "
+        "probe (probe and dump costs, peak memory), train (clips/s, data share), dashboard "
+        "(server latency).",
+    )
+    p.add_argument("which", nargs="*", metavar="BENCH",
+                   help=f"{', '.join(BENCHMARKS)} or all (default)")  # fmt: skip
+    p.add_argument("--checkpoint", default=None, help="a trained LSTM PM (default: the demo's)")
+    p.add_argument("--presets", nargs="+", default=["small", "paper"], help="streaming presets")
+    p.add_argument("--accels", nargs="+", default=["plain", "fp32", "bf16"], choices=ACCEL_MODES)
+    p.add_argument("--frames", type=int, default=None, help="frames per run (each bench's default)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes: checks the benches run")
+    p.add_argument("--out", default=None, help="write every result as JSON")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args) -> int:
+    from .utils import pick_device, write_json_atomic
+
+    unknown = [w for w in args.which if w not in (*BENCHMARKS, "all")]
+    if unknown:
+        raise LstmProbeError(f"no benchmark {unknown}; choose from {', '.join(BENCHMARKS)}, all")
+    which = (
+        list(dict.fromkeys(args.which)) if args.which and "all" not in args.which else BENCHMARKS
+    )
+    dev = pick_device(args.device)
+    if args.checkpoint is None:
+        from .demo import packaged_checkpoint
+
+        args.checkpoint = packaged_checkpoint()
+    q = args.quick
+    results = {}
+    for name in which:
+        print(f"\n== bench {name} ==", flush=True)
+        if name == "streaming":
+            from .bench import streaming as b
+
+            r = b.run(["tiny"] if q else args.presets, args.accels, args.frames or (3 if q else 6),
+                      dev, 32 if q else 184)  # fmt: skip
+        elif name == "fast":
+            from .bench import fastpath as b
+
+            r = b.run(args.checkpoint, args.accels, *((2, args.frames or 6, 1) if q else
+                      (16, args.frames or 48, 2)), device=dev)  # fmt: skip
+        elif name == "probe":
+            from .bench import probe_cost as b
+
+            r = b.run(args.checkpoint, "auto", args.frames or (20 if q else 300),
+                      1 if q else 3, (10, 40) if q else (250, 1000), dev)  # fmt: skip
+        elif name == "train":
+            from .bench import training as b
+
+            r = b.run(["tiny_cpu"] if q else b.CONFIGS, 2 if q else 20, 1 if q else 3)
+        else:
+            from .bench import dashboard as b
+
+            r = b.run(args.checkpoint, *((10, 2) if q else (100, 40)))
+        print(b.report(r), flush=True)
+        results[name] = r
+    if args.out:
+        write_json_atomic(args.out, results)
+        print(f"\nresults written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lstm-probe",
@@ -455,6 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_import_caffe(sub)
     _add_ablate(sub)
+    _add_bench(sub)
     return parser
 
 

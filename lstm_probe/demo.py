@@ -43,7 +43,9 @@ def run_demo(args) -> int:
         split="test", num_videos=args.videos, num_frames=args.frames, occluder_prob=1.0
     )
     print(f"[2/3] dumping the memory of {len(videos)} synthetic videos × {args.frames} frames …")
-    dump = dump_videos(ckpt, list(videos), out / "dump", device=args.device)
+    dump = dump_videos(
+        ckpt, list(videos), out / "dump", device=args.device, accel=getattr(args, "accel", "auto")
+    )
     report = check_dump(dump)
     print(report["text"])
     if args.no_serve:

@@ -26,6 +26,7 @@ from ..models import PoseMachine
 from ..transforms.augment import ClipTransform, CropPolicy
 from ..transforms.geometric import grid_to_frame, invert, to_network_input, warp_frame
 from ..transforms.heatmaps import HeatmapCodec
+from .accel import Accel, accel_of, resolve_accel, step_of
 
 
 @dataclass
@@ -60,6 +61,7 @@ def stream_video(
     transform = policy.test_transform()
     state, box_size, center = None, None, None
     model.eval()
+    accel, step = accel_of(model), step_of(model)
     with torch.inference_mode():
         for t, frame in enumerate(video.frames(start, stop), start):
             h, w = frame.shape[:2]
@@ -75,10 +77,11 @@ def stream_video(
                 box_size = np.asarray(box[2:], float) - np.asarray(box[:2], float)
             affine = policy.frame_to_crop(fixed_box(center, box_size), transform)[0]
             crop_img = warp_frame(frame, affine, policy.input_size)
-            x = to_network_input(crop_img)[None].to(device)
-            out = model.step(x, state)
+            x = to_network_input(crop_img[None], accel.memory_format).to(device)
+            with accel.autocast(device):
+                out = step(x, state)
             state = out.state
-            belief = out.belief[0]
+            belief = out.belief[0].float()
             g2f = grid_to_frame(affine, codec.stride)
             grid_xy, conf = codec.decode(belief)
             kp = codec.to_frame(grid_xy, g2f)
@@ -91,13 +94,19 @@ def stream_video(
 
 
 def load_for_inference(
-    checkpoint, device: str | torch.device | None = None
+    checkpoint,
+    device: str | torch.device | None = None,
+    accel: str | Accel | None = "plain",
+    compile: bool = False,
 ) -> tuple[PoseMachine, dict, CropPolicy, HeatmapCodec]:
-    """A checkpoint ready to stream: (model in eval mode, payload, its test crop policy, codec)."""
+    """A checkpoint ready to stream: (model in eval mode, prepared for ``accel`` — see
+    :mod:`lstm_probe.engine.accel` —, payload, its test crop policy, codec)."""
     from ..checkpoint import load_checkpoint
     from ..utils import pick_device
 
-    model, payload = load_checkpoint(checkpoint, pick_device(device))
+    dev = pick_device(device)
+    model, payload = load_checkpoint(checkpoint, dev)
+    resolve_accel(accel, dev, compile).prepare(model)
     return model, payload, test_policy(model, payload), HeatmapCodec(model.config.input_size)
 
 
@@ -139,6 +148,7 @@ def stream_video_multiscale(
     box_size = None
     J = codec.num_joints
     model.eval()
+    accel, step = accel_of(model), step_of(model)
     with torch.inference_mode():
         for t, frame in enumerate(video.frames(start, stop), start):
             h, w = frame.shape[:2]
@@ -150,7 +160,8 @@ def stream_video_multiscale(
             for k, s in enumerate(scales):
                 affine = policy.frame_to_crop(fixed, ClipTransform(scale=float(s)))[0]
                 x = to_network_input(warp_frame(frame, affine, policy.input_size))[None].to(device)
-                out = model.step(x, states[k])
+                with accel.autocast(device):
+                    out = step(accel.input(x), states[k])
                 states[k] = out.state
                 belief = out.belief[0, :J].float().cpu().numpy()
                 f2g = invert(grid_to_frame(affine, codec.stride))

@@ -13,9 +13,10 @@ from .infer import load_for_inference, stream_video
 
 
 def infer_video(
-    checkpoint, video_path, out=None, box=None, device=None, progress=True
-) -> list[Path]:
-    model, _, policy, codec = load_for_inference(checkpoint, device)
+    checkpoint, video_path, out=None, box=None, device=None, progress=True, accel="auto",
+    compile=False,
+) -> list[Path]:  # fmt: skip
+    model, _, policy, codec = load_for_inference(checkpoint, device, accel, compile)
     dev = next(model.parameters()).device
     video = open_video(video_path)
     video.annotations.bbox = None  # own footage: the crop follows the predictions

@@ -17,6 +17,7 @@ import torch
 
 from ..checkpoint import load_checkpoint
 from ..data.video import Video
+from ..engine.accel import accel_of, resolve_accel
 from ..engine.infer import stream_video, test_policy
 from ..models import MEMORY_PHASES
 from ..transforms.augment import CropPolicy
@@ -38,9 +39,13 @@ def dump_videos(
     device: str | None = None,
     progress: bool = True,
     policy: CropPolicy | None = None,
+    accel: str = "auto",
 ) -> Path:
+    """``accel``: the inference mode (:mod:`lstm_probe.engine.accel`); each video's manifest entry
+    records the one it was dumped with."""
     dev = pick_device(device)
     model, payload = load_checkpoint(checkpoint, dev)
+    resolve_accel(accel, dev).prepare(model)
     if not model.has_memory:
         raise InputError(checkpoint, f"a {model.name!r} model has no LSTM memory to dump")
     source = {
@@ -131,7 +136,7 @@ def dump_model(
         n = _dump_one(
             model, video, out / fname, codec, policy, dev, frames, channels, gates, hidden, crop, C
         )
-        e.update(status="done", num_frames=n, attrs=_plain(video.attrs))
+        e.update(status="done", num_frames=n, accel=accel_of(model).mode, attrs=_plain(video.attrs))
         save_manifest(out, manifest)
         if bar is not None:
             bar.update(1)
@@ -190,7 +195,7 @@ def _dump_one(
         )
         with probe:
             for r in stream_video(model, video, policy, codec, dev, crop, frames[0], frames[1]):
-                mem = torch.stack([current[p] for p in MEMORY_PHASES]).float().cpu().numpy()
+                mem = torch.stack([current[p] for p in MEMORY_PHASES]).cpu().numpy()  # float16
                 gt = None
                 if ann.keypoints is not None:
                     box = ann.bbox[r.index] if ann.bbox is not None else np.full(4, np.nan)
@@ -204,10 +209,8 @@ def _dump_one(
                     r.confidence,
                     r.grid_to_frame,
                     gt=gt,
-                    gates=torch.stack([current[g] for g in GATES]).float().cpu().numpy()
-                    if gates
-                    else None,
-                    hidden=current["hidden"].float().cpu().numpy() if hidden else None,
+                    gates=torch.stack([current[g] for g in GATES]).cpu().numpy() if gates else None,
+                    hidden=current["hidden"].cpu().numpy() if hidden else None,
                 )
                 current.clear()
         writer.close()

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 
@@ -75,7 +76,10 @@ def map_stats(maps: np.ndarray) -> np.ndarray:
 
 
 class VideoDumpWriter:
-    """Append frames to ``videos/<id>.h5.tmp``; ``close()`` renames it into place."""
+    """Append frames to ``videos/<id>.h5.tmp``; ``close()`` renames it into place, ``abort()``
+    removes it. Frames are buffered in blocks of ``block`` and written by a background thread
+    (JPEG encoding, statistics and HDF5 writes overlap the next frames' inference); memory stays
+    bounded by two blocks."""
 
     def __init__(
         self,
@@ -91,12 +95,19 @@ class VideoDumpWriter:
         gates: bool = False,
         hidden: bool = False,
         jpeg_quality: int = 90,
+        block: int = 32,
     ):
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.name + ".tmp")
         self.f = h5py.File(self.tmp, "w")
         C, h, J = channels, grid, num_joints
         self.jpeg_quality, self.n = jpeg_quality, 0
+        # Frames are written in blocks by one background thread, overlapping model compute:
+        # one HDF5 call per dataset and block instead of per frame.
+        self.block, self.written = block, 0
+        self._block: list[dict] = []
+        self._inflight = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="dump-writer")
 
         def ds(name, shape, dtype, chunks=None):
             return self.f.create_dataset(
@@ -151,53 +162,92 @@ class VideoDumpWriter:
         gates: np.ndarray | None = None,
         hidden: np.ndarray | None = None,
     ) -> None:
-        i = self.n
-        if i == 0:
+        """Queue frame ``t``. The arrays are kept (not copied) until their block is written: pass
+        arrays the caller does not reuse."""
+        if self.n == 0:
             self.f.attrs["first_frame"] = int(t)
-        for d in (
-            self.memory,
-            self.stats,
-            self.beliefs,
-            self.keypoints,
-            self.confidence,
-            self.g2f,
-            self.frames,
-        ):
-            d.resize(i + 1, axis=0)
-        self.memory[i] = memory.astype(np.float16)
-        self.stats[i] = map_stats(memory)
-        self.beliefs[i] = belief.astype(np.float16)
-        self.keypoints[i], self.confidence[i], self.g2f[i] = keypoints, confidence, grid_to_frame
-        ok, buf = cv2.imencode(".jpg", frame_bgr, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
-        if not ok:
-            raise InputError(self.path, f"frame {t} could not be encoded")
-        self.frames[i] = buf.ravel()
-        if self.gates is not None and gates is not None:
-            self.gates.resize(i + 1, axis=0)
-            self.gates[i] = gates.astype(np.float16)
-        if self.hidden is not None and hidden is not None:
-            self.hidden.resize(i + 1, axis=0)
-            self.hidden[i] = hidden.astype(np.float16)
-        if self.labelled and gt is not None:
-            for d, v in zip(self.gt.values(), gt):
-                d.resize(i + 1, axis=0)
-                d[i] = v
-        for k, d in self.flag_ds.items():
-            d.resize(i + 1, axis=0)
-            d[i] = self.flags[k][t]
+        row = {
+            "t": t, "frames": frame_bgr, "memory": memory, "beliefs": belief,
+            "keypoints": keypoints, "confidence": confidence, "grid_to_frame": grid_to_frame,
+        }  # fmt: skip
+        if self.gates is not None:
+            row["gates"] = gates
+        if self.hidden is not None:
+            row["hidden"] = hidden
+        if self.labelled:
+            row.update(zip(self.gt, gt if gt is not None else (None,) * 3))
+        self._block.append(row)
         self.n += 1
+        if len(self._block) >= self.block:
+            self._submit()
+
+    def _submit(self) -> None:
+        """Hand the filled block to the writer thread, after the previous block has landed (so at
+        most two blocks are in memory and errors surface at the next frame)."""
+        if self._inflight is not None:
+            self._inflight.result()
+            self._inflight = None
+        if self._block:
+            block, self._block = self._block, []
+            self._inflight = self._pool.submit(self._write_block, block)
+
+    def _write_block(self, rows: list[dict]) -> None:
+        i, n = self.written, len(rows)
+
+        def put(d: h5py.Dataset, values) -> None:
+            d.resize(i + n, axis=0)
+            d[i : i + n] = values
+
+        memory = np.stack([r["memory"] for r in rows])
+        put(self.memory, memory.astype(np.float16))
+        put(self.stats, map_stats(memory))
+        put(self.beliefs, np.stack([r["beliefs"] for r in rows]).astype(np.float16))
+        for name in ("keypoints", "confidence", "grid_to_frame"):
+            put(self.f[name], np.stack([r[name] for r in rows]))
+        jpegs = np.empty(n, dtype=object)
+        params = [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
+        for k, r in enumerate(rows):
+            try:
+                ok, buf = cv2.imencode(".jpg", r["frames"], params)
+            except cv2.error:
+                ok = False
+            if not ok:
+                shape = getattr(r["frames"], "shape", None)
+                raise InputError(self.path, f"frame {r['t']} could not be encoded (shape {shape})")
+            jpegs[k] = buf.ravel()
+        put(self.frames, jpegs)
+        for name, d in (("gates", self.gates), ("hidden", self.hidden)):
+            if d is not None:
+                put(d, np.stack([r[name] for r in rows]).astype(np.float16))
+        for name, d in self.gt.items():
+            put(d, np.stack([_missing(r[name], d) for r in rows]))
+        ts = [r["t"] for r in rows]
+        for k, d in self.flag_ds.items():
+            put(d, self.flags[k][ts])
+        self.written = i + n
 
     def close(self) -> None:
+        self._submit()
+        self._submit()  # waits for the last block
+        self._pool.shutdown()
         self.f.attrs["num_frames"] = self.n
         self.f.close()
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
         try:
+            self._pool.shutdown(cancel_futures=True)  # waits for a running block
             self.f.close()
         finally:
             if self.tmp.exists():
                 self.tmp.unlink()
+
+
+def _missing(value, d: h5py.Dataset) -> np.ndarray:
+    """A ground-truth row, or NaN (-1 for ints) where a frame of a labelled video has none."""
+    if value is not None:
+        return value
+    return np.full(d.shape[1:], -1 if d.dtype.kind == "i" else np.nan, d.dtype)
 
 
 class DumpVideo:

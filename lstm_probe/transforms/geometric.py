@@ -96,8 +96,11 @@ def warp_frame(frame: np.ndarray, frame_to_crop: np.ndarray, size: int) -> np.nd
     )
 
 
-def to_network_input(crops: np.ndarray) -> torch.Tensor:
-    """uint8 BGR crops (..., S, S, 3) -> float (..., 3, S, S) as (pixel − 128) / 256 (reference)."""
+def to_network_input(
+    crops: np.ndarray, memory_format: torch.memory_format = torch.contiguous_format
+) -> torch.Tensor:
+    """uint8 BGR crops (..., S, S, 3) -> float (..., 3, S, S) as (pixel − 128) / 256 (reference).
+    ``torch.channels_last`` (4-d input) keeps the pixels' own layout: no copy."""
     t = torch.from_numpy(np.ascontiguousarray(crops)).float()
     t = (t - 128.0) / 256.0
-    return t.movedim(-1, -3).contiguous()
+    return t.movedim(-1, -3).contiguous(memory_format=memory_format)

@@ -1,0 +1,103 @@
+"""The fast inference modes against plain fp32, on a trained checkpoint and the synthetic set.
+
+Per mode: end-to-end streaming frames/s over the test videos (crop, model, decoding) and its
+speed-up over ``plain``; the largest absolute difference of any belief-map value from ``plain``
+(beliefs peak near 1); PCK@0.2 and its difference from ``plain``; and, in a dump made in that mode,
+the memory identities C_t = f⊙C_{t-1} + i⊙g and prev_cell(t) = cell(t−1) on the stored float16
+data (relative to the largest |C|), with the largest memory difference from the plain dump.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data import SyntheticVideos
+from ..engine.evaluate import score
+from ..engine.infer import load_for_inference, stream_video
+from ..probe.dump import dump_videos
+from ..probe.inspect import memory_identity_errors
+from ..probe.store import open_dump
+from .common import header, machine, table
+
+
+def _stream_all(model, videos, policy, codec, device):
+    beliefs, records = [], []
+    t = time.perf_counter()
+    frames = 0
+    for v in videos:
+        preds = []
+        for r in stream_video(model, v, policy, codec, device, "gt"):
+            beliefs.append(r.belief.cpu().numpy())
+            preds.append(r.keypoints)
+            frames += 1
+        ann = v.annotations
+        records.append({
+            "video_id": v.video_id, "pred": np.stack(preds), "gt": ann.keypoints,
+            "vis": ann.visibility, "bbox": ann.bbox, "flags": ann.flags, "source": "synthetic",
+        })  # fmt: skip
+    return frames / (time.perf_counter() - t), np.stack(beliefs), records
+
+
+def run(
+    checkpoint,
+    accels=("plain", "fp32", "bf16"),
+    videos: int = 16,
+    frames: int = 48,
+    dump_videos_n: int = 2,
+    device: torch.device | str = "cpu",
+) -> dict:
+    device = torch.device(device)
+    info = machine(device)
+    test = list(SyntheticVideos(split="test", num_videos=videos, num_frames=frames))
+    accels = [a for a in accels if a != "bf16" or info["bf16_native"]]
+    if "plain" not in accels:
+        accels = ["plain", *accels]
+    rows, ref, ref_mem = [], None, None
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in accels:
+            model, _, policy, codec = load_for_inference(checkpoint, device, mode)
+            _stream_all(model, test[:1], policy, codec, device)  # warm-up
+            fps, beliefs, records = _stream_all(model, test, policy, codec, device)
+            pck = score(records)["pck@0.2"]["overall"]
+            out = dump_videos(checkpoint, test[:dump_videos_n], Path(tmp) / mode,
+                              device=device, progress=False, accel=mode)  # fmt: skip
+            dump = open_dump(out)
+            mem = [dump.video(v).memory[()].astype(np.float32) for v in dump.video_ids]
+            dump.close()
+            errs = np.array([memory_identity_errors(m) for m in mem])
+            if mode == "plain":
+                ref, ref_mem = {"fps": fps, "beliefs": beliefs, "pck": pck}, mem
+            mem_diff = max(float(np.abs(a - b).max()) for a, b in zip(mem, ref_mem))
+            rows.append({
+                "accel": mode, "fps": fps, "speedup": fps / ref["fps"],
+                "max_belief_diff": float(np.abs(beliefs - ref["beliefs"]).max()),
+                "pck": pck, "pck_diff": pck - ref["pck"],
+                "identity_err": float(errs[:, 0].max()), "chain_err": float(errs[:, 1].max()),
+                "max_memory_diff": mem_diff,
+                "max_abs_memory": max(float(np.abs(m).max()) for m in ref_mem),
+            })  # fmt: skip
+    return {
+        "machine": info, "checkpoint": str(checkpoint), "videos": videos, "frames": frames,
+        "rows": rows,
+    }  # fmt: skip
+
+
+def report(result: dict) -> str:
+    rows = [
+        [r["accel"], r["fps"], f"{r['speedup']:.2f}×", f"{r['max_belief_diff']:.1e}", r["pck"],
+         f"{r['pck_diff']:+.2f}", f"{r['identity_err']:.1e}", f"{r['chain_err']:.1e}",
+         f"{r['max_memory_diff']:.1e}"]
+        for r in result["rows"]
+    ]  # fmt: skip
+    return "\n".join([
+        header(result["machine"]),
+        f"{result['checkpoint']} on {result['videos']} synthetic test videos × "
+        f"{result['frames']} frames (end to end: crop, model, decoding)",
+        table(rows, ["accel", "frames/s", "speed-up", "max |Δbelief|", "PCK@0.2", "ΔPCK",
+                     "C=fC+ig err", "chain err", "max |Δmemory|"]),
+    ])  # fmt: skip

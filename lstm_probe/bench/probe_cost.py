@@ -1,0 +1,119 @@
+"""What the probe and the dump cost, on a trained checkpoint streaming one long synthetic video.
+
+Variants, run interleaved ``repeats`` times (median frames/s): ``plain`` streaming (the probe never
+attached), ``recording`` the four memory phases and the belief as a dump does (float16, current
+frame only), ``detached`` (a probe attached then removed), and a whole ``dump`` (``dump_videos``:
+checkpoint loading, probe, statistics, JPEG and HDF5 writes). Live speed is the recording rate.
+Peak memory: the peak resident set of a fresh process that dumps videos of growing length.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from ..data import SyntheticVideos
+from ..engine.infer import load_for_inference, stream_video
+from ..probe.dump import dump_videos, dumped_points
+from ..probe.recorder import MemoryProbe
+from .common import header, machine, median, table
+
+
+def _video(frames: int):
+    return next(
+        iter(SyntheticVideos(split="test", num_videos=1, num_frames=frames, occluder_prob=1.0))
+    )
+
+
+def run(
+    checkpoint,
+    accel: str = "auto",
+    frames: int = 300,
+    repeats: int = 3,
+    peak_lengths=(250, 1000),
+    device: torch.device | str = "cpu",
+) -> dict:
+    device = torch.device(device)
+    info = machine(device)
+    model, _, policy, codec = load_for_inference(checkpoint, device, accel)
+    video = _video(frames)
+
+    def stream() -> None:
+        for _ in stream_video(model, video, policy, codec, device):
+            pass
+
+    def recording() -> None:
+        current = {}
+        with MemoryProbe(model, dumped_points(False, False), dtype=torch.float16, keep=False,
+                         on_record=lambda n, t, x: current.__setitem__(n, x[0])):  # fmt: skip
+            stream()
+
+    def detached() -> None:
+        MemoryProbe(model, dumped_points(False, False), keep=False).__enter__().remove()
+        stream()
+
+    tmp = Path(tempfile.mkdtemp())
+
+    def dump() -> None:
+        dump_videos(checkpoint, [video], tmp / f"d{time.perf_counter_ns()}", device=device,
+                    progress=False, accel=accel)  # fmt: skip
+
+    variants = {"plain": stream, "recording": recording, "detached": detached, "dump": dump}
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    stream()  # warm-up
+    for _ in range(repeats):
+        for name, fn in variants.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    fps = {k: frames / median(v) for k, v in times.items()}
+    peaks = {n: _peak_rss_mib(checkpoint, n, accel, tmp) for n in (0, *peak_lengths)}
+    return {
+        "machine": info, "checkpoint": str(checkpoint), "accel": model.accel.mode,
+        "frames": frames, "repeats": repeats, "fps": fps,
+        "relative": {k: v / fps["plain"] for k, v in fps.items()}, "peak_rss_mib": peaks,
+    }  # fmt: skip
+
+
+def _peak_rss_mib(checkpoint, frames: int, accel: str, tmp: Path) -> float:
+    """Peak RSS (MiB) of a fresh process that loads the model and dumps a ``frames``-frame video
+    (0: loads and streams nothing)."""
+    code = (
+        "import json, resource, sys; from lstm_probe.bench.probe_cost import _child; "
+        "_child(*json.loads(sys.argv[1])); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    args = json.dumps([str(checkpoint), frames, accel, str(tmp / f"peak{frames}")])
+    out = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"peak-memory child failed:\n{out.stderr[-2000:]}")
+    return int(out.stdout.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux
+
+
+def _child(checkpoint: str, frames: int, accel: str, out: str) -> None:
+    if frames == 0:
+        load_for_inference(checkpoint, "cpu", accel)
+        return
+    dump_videos(checkpoint, [_video(frames)], out, device="cpu", progress=False, accel=accel)
+
+
+def report(result: dict) -> str:
+    fps, rel = result["fps"], result["relative"]
+    rows = [[k, fps[k], f"{100 * rel[k]:.1f} %"] for k in fps]
+    peaks = ", ".join(
+        f"{n} frames {v:.0f} MiB" if n else f"model loaded {v:.0f} MiB"
+        for n, v in result["peak_rss_mib"].items()
+    )
+    return "\n".join([
+        header(result["machine"]),
+        f"{result['checkpoint']} ({result['accel']}), one synthetic video × {result['frames']} "
+        f"frames, median of {result['repeats']} interleaved runs",
+        table(rows, ["variant", "frames/s", "of plain"]),
+        f"peak RSS of a dump process: {peaks}",
+    ])  # fmt: skip

@@ -1,0 +1,83 @@
+"""Streaming per-frame latency: LSTM PM (first frame, later frames) against CPM on the same frames.
+
+For each preset and inference mode: ms/frame (median), achieved GFLOP/s (FLOPs from torch's
+counter, convolutions and all), the speed-up of LSTM PM's later frames over CPM (the paper measured
+1.89× on a GPU; the FLOP ratio, 2.47× for the paper preset, is the ceiling), and GFLOP/s as a
+fraction of the conv peak measured in the same run in the same precision (:func:`conv_peak`).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from ..engine.accel import resolve_accel
+from ..models import build_model, frame_flops
+from .common import conv_peak, header, machine, median, stream_ms, table
+
+
+def run(
+    presets=("small", "paper"),
+    accels=("plain", "fp32", "bf16"),
+    frames: int = 6,
+    device: torch.device | str = "cpu",
+    peak_size: int = 184,
+) -> dict:
+    device = torch.device(device)
+    info = machine(device)
+    modes = [resolve_accel(a, device) for a in accels if a != "bf16" or info["bf16_native"]]
+    peaks = {a.mode: conv_peak(a, device, peak_size) for a in modes}
+    rows = []
+    for preset in presets:
+        torch.manual_seed(0)
+        base = {n: build_model(n, preset).to(device).eval() for n in ("lstm_pm", "cpm")}
+        first_fl, later_fl = frame_flops(base["lstm_pm"], 2)
+        cpm_fl = frame_flops(base["cpm"], 1)[0]
+        s = base["lstm_pm"].config.input_size
+        gen = torch.Generator().manual_seed(1)
+        clip = [torch.rand(1, 3, s, s, generator=gen).sub(0.5).to(device) for _ in range(frames)]
+        for accel in modes:
+            lstm, cpm = (accel.prepare(copy.deepcopy(base[n])) for n in ("lstm_pm", "cpm"))
+            stream_ms(lstm, clip[:2], device)  # warm-up: allocator, oneDNN primitive caches
+            stream_ms(cpm, clip[:2], device)
+            lt, ct = stream_ms(lstm, clip, device), stream_ms(cpm, clip, device)
+            later, cpm_ms = median(lt[1:]), median(ct)
+            peak = peaks[accel.mode]
+            for model, ms, fl in (
+                ("LSTM PM frame 1", lt[0], first_fl),
+                ("LSTM PM t>1", later, later_fl),
+                ("CPM", cpm_ms, cpm_fl),
+            ):
+                gfs = fl / ms / 1e6
+                rows.append({
+                    "preset": preset, "accel": accel.mode, "model": model, "ms": ms,
+                    "gflop": fl / 1e9, "gflops_per_s": gfs, "peak_fraction": gfs / peak,
+                })  # fmt: skip
+            rows.append({
+                "preset": preset, "accel": accel.mode, "model": "speed-up t>1 vs CPM",
+                "ratio": cpm_ms / later, "flop_ratio": cpm_fl / later_fl,
+            })  # fmt: skip
+            del lstm, cpm
+    return {"machine": info, "conv_peak_gflops_per_s": peaks, "rows": rows}
+
+
+def report(result: dict) -> str:
+    out = [header(result["machine"])]
+    out.append(
+        "conv peak (128→128, 9×9 @184², best layout): "
+        + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in result["conv_peak_gflops_per_s"].items())
+    )
+    body, ratios = [], []
+    for r in result["rows"]:
+        if "ratio" in r:
+            ratios.append([r["preset"], r["accel"], r["ratio"], r["flop_ratio"]])
+        else:
+            body.append([
+                r["preset"], r["accel"], r["model"], r["ms"], r["gflop"], r["gflops_per_s"],
+                f"{100 * r['peak_fraction']:.0f} %",
+            ])  # fmt: skip
+    out.append(table(body, ["preset", "accel", "model", "ms/frame", "GFLOP", "GFLOP/s", "of peak"]))
+    out.append("\nLSTM PM (later frames) over CPM, same frames, same mode:")
+    out.append(table(ratios, ["preset", "accel", "speed-up", "FLOP ratio"]))
+    return "\n".join(out)

@@ -1,0 +1,184 @@
+"""The fast inference path: modes, their numbers against plain fp32, dumps made with them, the
+block-buffered dump writer, and the ``bench`` command."""
+
+import copy
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lstm_probe.cli import main
+from lstm_probe.data import SyntheticVideos
+from lstm_probe.demo import packaged_checkpoint
+from lstm_probe.engine import accel as accel_mod
+from lstm_probe.engine.accel import Accel, accel_of, resolve_accel
+from lstm_probe.engine.infer import load_for_inference, stream_video
+from lstm_probe.models import build_model
+from lstm_probe.models.layers import ImageTrunk, pool
+from lstm_probe.probe.dump import dump_videos
+from lstm_probe.probe.inspect import check_dump
+from lstm_probe.probe.store import VideoDumpWriter, open_dump
+from lstm_probe.utils import InputError
+
+
+def _stream(model, frames, accel):
+    state, beliefs, cells = None, [], []
+    with torch.inference_mode():
+        for f in frames:
+            with accel.autocast("cpu"):
+                out = model.step(accel.input(f), state)
+            state = out.state
+            beliefs.append(out.belief.float())
+            cells.append(state.cell)
+    return beliefs, cells
+
+
+def test_resolve_accel(monkeypatch):
+    assert resolve_accel(None, "cpu") == Accel("plain")
+    assert resolve_accel("fp32", "cpu").channels_last
+    monkeypatch.setattr(accel_mod, "bf16_native", lambda device: False)
+    assert resolve_accel("auto", "cpu").mode == "fp32"
+    with pytest.raises(ValueError, match="no native bf16"):
+        resolve_accel("bf16", "cpu")
+    monkeypatch.setattr(accel_mod, "bf16_native", lambda device: True)
+    assert resolve_accel("auto", "cpu").mode == "bf16"
+    with pytest.raises(ValueError, match="must be one of"):
+        resolve_accel("fast", "cpu")
+    with pytest.raises(ValueError):
+        Accel("auto")  # resolved modes only
+
+
+def test_pool_then_relu_equals_the_reference_order():
+    """ImageTrunk pools before its ReLU: the same numbers as the reference's ReLU-then-pool."""
+    torch.manual_seed(0)
+    trunk = build_model("lstm_pm", "tiny").encoder.trunk
+    assert isinstance(trunk, ImageTrunk)
+    convs = [m for m in trunk if isinstance(m, nn.Conv2d)]
+    reference = nn.Sequential(*(m for c in convs for m in (c, nn.ReLU(), pool())))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(trunk(x), reference(x))
+
+
+@pytest.mark.parametrize("name", ["lstm_pm", "rpm", "cpm"])
+def test_fp32_fast_path_matches_plain(name):
+    torch.manual_seed(0)
+    plain = build_model(name, "small").eval()
+    fast = Accel("fp32").prepare(copy.deepcopy(plain))
+    assert accel_of(fast).mode == "fp32"
+    frames = [torch.rand(1, 3, 128, 128) - 0.5 for _ in range(3)]
+    ref, _ = _stream(plain, frames, Accel())
+    got, _ = _stream(fast, frames, Accel("fp32"))
+    for a, b in zip(ref, got):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * a.abs().max().item())
+
+
+def test_bf16_keeps_the_memory_in_fp32_and_stays_close():
+    """Convolutions in bf16, the gates and the cell state in fp32, beliefs near the fp32 ones."""
+    torch.manual_seed(0)
+    plain = build_model("lstm_pm", "small").eval()
+    fast = Accel("bf16").prepare(copy.deepcopy(plain))
+    assert all(m.weight.dtype == torch.bfloat16 for m in fast.modules() if isinstance(m, nn.Conv2d))
+    assert fast.lstm.f_bias.dtype == torch.float32
+    frames = [torch.rand(1, 3, 128, 128) - 0.5 for _ in range(4)]
+    ref, ref_cells = _stream(plain, frames, Accel())
+    got, cells = _stream(fast, frames, Accel("bf16"))
+    assert all(c.dtype == torch.float32 for c in cells)
+    for a, b in zip(ref, got):
+        assert (a - b).abs().max() <= 0.05 * a.abs().max()
+    for a, b in zip(ref_cells, cells):
+        assert (a - b).abs().max() <= 0.05 * a.abs().max()
+
+
+def test_bf16_stream_of_the_demo_model_finds_the_same_joints():
+    video = SyntheticVideos(split="test", num_videos=1, num_frames=8, occluder_prob=1.0)[0]
+    runs = {}
+    for mode in ("plain", "bf16"):
+        model, _, policy, codec = load_for_inference(packaged_checkpoint(), "cpu", Accel(mode))
+        runs[mode] = list(stream_video(model, video, policy, codec, "cpu"))
+    for a, b in zip(runs["plain"], runs["bf16"]):
+        assert b.belief.dtype == torch.float32
+        assert (a.belief - b.belief).abs().max() < 0.03
+        sure = a.confidence > 0.3
+        assert np.abs(a.keypoints[sure] - b.keypoints[sure]).max() < 2.0  # frame pixels
+
+
+def test_compiled_step_matches_eager():
+    torch.manual_seed(0)
+    plain = build_model("lstm_pm", "tiny").eval()
+    fast = Accel("fp32", compile=True).prepare(copy.deepcopy(plain))
+    frames = [torch.rand(1, 3, 64, 64) - 0.5 for _ in range(3)]
+    ref, _ = _stream(plain, frames, Accel())
+    got, state = [], None
+    with torch.inference_mode():
+        for f in frames:
+            state = fast.compiled_step(Accel("fp32").input(f), state).state
+            got.append(state.belief)
+    for a, b in zip(ref, got):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_bf16_dump_keeps_the_memory_identities(tiny_checkpoint, tiny_dump, tmp_path):
+    videos = list(SyntheticVideos(split="test", num_videos=2, num_frames=8, occluder_prob=1.0))
+    out = dump_videos(tiny_checkpoint, videos, tmp_path / "d", progress=False, accel=Accel("bf16"))
+    assert check_dump(out)["ok"]
+    fast, plain = open_dump(out), open_dump(tiny_dump)
+    assert [v["accel"] for v in fast.manifest["videos"]] == ["bf16", "bf16"]
+    assert [v["accel"] for v in plain.manifest["videos"]] == ["plain", "plain"]
+    for vid in fast.video_ids:
+        a = fast.video(vid).memory[()].astype(np.float32)
+        b = plain.video(vid).memory[()].astype(np.float32)
+        assert np.abs(a - b).max() <= 0.05 * np.abs(b).max()
+    fast.close(), plain.close()
+
+
+def _writer(path, **kw):
+    return VideoDumpWriter(path, "v", 2, 4, 14, (32, 24), {}, labelled=False, **kw)
+
+
+def test_block_writer_stores_every_frame_in_order(tmp_path):
+    rng = np.random.default_rng(0)
+    w = _writer(tmp_path / "v.h5", block=4)
+    memory = rng.normal(size=(10, 4, 2, 4, 4)).astype(np.float16)
+    frames = rng.integers(0, 255, (10, 24, 32, 3), dtype=np.uint8)
+    for t in range(10):
+        w.append(t + 3, frames[t], memory[t], np.zeros((15, 4, 4), np.float32),
+                 np.full((14, 2), t, np.float32), np.ones(14, np.float32), np.eye(2, 3))  # fmt: skip
+    w.close()
+    assert not (tmp_path / "v.h5.tmp").exists()
+    with h5py.File(tmp_path / "v.h5") as f:
+        assert f.attrs["num_frames"] == 10 and f.attrs["first_frame"] == 3
+        np.testing.assert_array_equal(f["memory"][()], memory)
+        np.testing.assert_array_equal(f["keypoints"][:, 0, 0], np.arange(10))
+        assert f["stats"].shape == (10, 4, 2, 7) and len(f["frames"]) == 10
+
+
+def test_block_writer_error_surfaces_and_abort_leaves_nothing(tmp_path):
+    w = _writer(tmp_path / "v.h5", block=2)
+    good = (np.zeros((4, 2, 4, 4), np.float16), np.zeros((15, 4, 4)), np.zeros((14, 2)),
+            np.zeros(14), np.eye(2, 3))  # fmt: skip
+    w.append(0, np.zeros((24, 32, 3), np.uint8), *good)
+    w.append(1, np.zeros((0, 0, 3), np.uint8), *good)  # cannot be encoded: fails in the thread
+    with pytest.raises(InputError, match="frame 1 could not be encoded"):
+        for t in range(2, 6):
+            w.append(t, np.zeros((24, 32, 3), np.uint8), *good)
+        w.close()
+    w.abort()
+    assert not list(tmp_path.iterdir())
+
+
+def test_bench_command_runs_every_benchmark_quickly(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    for part in ("speed-up", "C=fC+ig err", "recording", "loader alone", "frame change"):
+        assert part in text
+    res = json.loads(out.read_text())
+    assert set(res) == {"streaming", "fast", "probe", "train", "dashboard"}
+    assert {r["accel"] for r in res["fast"]["rows"]} >= {"plain", "fp32"}
+    assert all(r["pck_diff"] == 0 or abs(r["pck_diff"]) < 5 for r in res["fast"]["rows"])
+    assert set(res["probe"]["fps"]) == {"plain", "recording", "detached", "dump"}
+    assert main(["bench", "nonsense"]) == 2
