@@ -481,6 +481,7 @@ def _add_bench(sub) -> None:
     p.add_argument("--presets", nargs="+", default=["small", "paper"], help="streaming presets")
     p.add_argument("--accels", nargs="+", default=["plain", "fp32", "bf16"], choices=ACCEL_MODES)
     p.add_argument("--frames", type=int, default=None, help="frames per run (each bench's default)")
+    p.add_argument("--compile", action="store_true", help="streaming: add compiled modes too")
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks the benches run")
     p.add_argument("--out", default=None, help="write every result as JSON")
     p.add_argument("--device", default="auto")
@@ -509,7 +510,7 @@ def cmd_bench(args) -> int:
             from .bench import streaming as b
 
             r = b.run(["tiny"] if q else args.presets, args.accels, args.frames or (3 if q else 6),
-                      dev, 32 if q else 184)  # fmt: skip
+                      dev, 32 if q else 184, args.compile)  # fmt: skip
         elif name == "fast":
             from .bench import fastpath as b
 
@@ -518,7 +519,7 @@ def cmd_bench(args) -> int:
         elif name == "probe":
             from .bench import probe_cost as b
 
-            r = b.run(args.checkpoint, "auto", args.frames or (20 if q else 300),
+            r = b.run(args.checkpoint, "auto", args.frames or (20 if q else 600),
                       1 if q else 3, (10, 40) if q else (250, 1000), dev)  # fmt: skip
         elif name == "train":
             from .bench import training as b

@@ -4,6 +4,7 @@ block-buffered dump writer, and the ``bench`` command."""
 import copy
 import json
 
+import cv2
 import h5py
 import numpy as np
 import pytest
@@ -139,21 +140,25 @@ def _writer(path, **kw):
     return VideoDumpWriter(path, "v", 2, 4, 14, (32, 24), {}, labelled=False, **kw)
 
 
-def test_block_writer_stores_every_frame_in_order(tmp_path):
+@pytest.mark.parametrize("n", [1, 9, 10])
+def test_block_writer_stores_every_frame_in_order(tmp_path, n):
     rng = np.random.default_rng(0)
     w = _writer(tmp_path / "v.h5", block=4)
-    memory = rng.normal(size=(10, 4, 2, 4, 4)).astype(np.float16)
-    frames = rng.integers(0, 255, (10, 24, 32, 3), dtype=np.uint8)
-    for t in range(10):
+    memory = rng.normal(size=(n, 4, 2, 4, 4)).astype(np.float16)
+    frames = np.stack([np.full((24, 32, 3), 20 * t + 5) for t in range(n)]).astype(np.uint8)
+    for t in range(n):
         w.append(t + 3, frames[t], memory[t], np.zeros((15, 4, 4), np.float32),
                  np.full((14, 2), t, np.float32), np.ones(14, np.float32), np.eye(2, 3))  # fmt: skip
     w.close()
     assert not (tmp_path / "v.h5.tmp").exists()
     with h5py.File(tmp_path / "v.h5") as f:
-        assert f.attrs["num_frames"] == 10 and f.attrs["first_frame"] == 3
+        assert f.attrs["num_frames"] == n and f.attrs["first_frame"] == 3
         np.testing.assert_array_equal(f["memory"][()], memory)
-        np.testing.assert_array_equal(f["keypoints"][:, 0, 0], np.arange(10))
-        assert f["stats"].shape == (10, 4, 2, 7) and len(f["frames"]) == 10
+        np.testing.assert_array_equal(f["keypoints"][:, 0, 0], np.arange(n))
+        assert f["stats"].shape == (n, 4, 2, 7) and len(f["frames"]) == n
+        for t in (0, n - 1):  # flat frames, in order
+            img = cv2.imdecode(f["frames"][t], cv2.IMREAD_COLOR)
+            assert np.abs(img.astype(int) - frames[t]).max() <= 2
 
 
 def test_block_writer_error_surfaces_and_abort_leaves_nothing(tmp_path):

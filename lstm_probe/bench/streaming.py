@@ -9,10 +9,11 @@ fraction of the conv peak measured in the same run in the same precision (:func:
 from __future__ import annotations
 
 import copy
+import time
 
 import torch
 
-from ..engine.accel import resolve_accel
+from ..engine.accel import Accel, resolve_accel
 from ..models import build_model, frame_flops
 from .common import conv_peak, header, machine, median, stream_ms, table
 
@@ -23,11 +24,16 @@ def run(
     frames: int = 6,
     device: torch.device | str = "cpu",
     peak_size: int = 184,
+    compile: bool = False,
 ) -> dict:
+    """``compile`` adds each non-plain mode compiled (its warm-up, compilation included, is
+    reported as ``compile_s``)."""
     device = torch.device(device)
     info = machine(device)
     modes = [resolve_accel(a, device) for a in accels if a != "bf16" or info["bf16_native"]]
     peaks = {a.mode: conv_peak(a, device, peak_size) for a in modes}
+    if compile:
+        modes += [Accel(a.mode, compile=True) for a in modes if a.mode != "plain"]
     rows = []
     for preset in presets:
         torch.manual_seed(0)
@@ -39,8 +45,12 @@ def run(
         clip = [torch.rand(1, 3, s, s, generator=gen).sub(0.5).to(device) for _ in range(frames)]
         for accel in modes:
             lstm, cpm = (accel.prepare(copy.deepcopy(base[n])) for n in ("lstm_pm", "cpm"))
-            stream_ms(lstm, clip[:2], device)  # warm-up: allocator, oneDNN primitive caches
-            stream_ms(cpm, clip[:2], device)
+            t0 = time.perf_counter()
+            # warm-up: allocator, oneDNN caches, compilation (3 frames: the frame index turns
+            # dynamic at its second new value, the last recompilation)
+            stream_ms(lstm, clip[:3], device)
+            stream_ms(cpm, clip[:3], device)
+            warmup_s = time.perf_counter() - t0
             lt, ct = stream_ms(lstm, clip, device), stream_ms(cpm, clip, device)
             later, cpm_ms = median(lt[1:]), median(ct)
             peak = peaks[accel.mode]
@@ -51,12 +61,12 @@ def run(
             ):
                 gfs = fl / ms / 1e6
                 rows.append({
-                    "preset": preset, "accel": accel.mode, "model": model, "ms": ms,
+                    "preset": preset, "accel": accel.describe(), "model": model, "ms": ms,
                     "gflop": fl / 1e9, "gflops_per_s": gfs, "peak_fraction": gfs / peak,
                 })  # fmt: skip
             rows.append({
-                "preset": preset, "accel": accel.mode, "model": "speed-up t>1 vs CPM",
-                "ratio": cpm_ms / later, "flop_ratio": cpm_fl / later_fl,
+                "preset": preset, "accel": accel.describe(), "model": "speed-up t>1 vs CPM",
+                "ratio": cpm_ms / later, "flop_ratio": cpm_fl / later_fl, "warmup_s": warmup_s,
             })  # fmt: skip
             del lstm, cpm
     return {"machine": info, "conv_peak_gflops_per_s": peaks, "rows": rows}
@@ -71,7 +81,7 @@ def report(result: dict) -> str:
     body, ratios = [], []
     for r in result["rows"]:
         if "ratio" in r:
-            ratios.append([r["preset"], r["accel"], r["ratio"], r["flop_ratio"]])
+            ratios.append([r["preset"], r["accel"], r["ratio"], r["flop_ratio"], r["warmup_s"]])
         else:
             body.append([
                 r["preset"], r["accel"], r["model"], r["ms"], r["gflop"], r["gflops_per_s"],
@@ -79,5 +89,13 @@ def report(result: dict) -> str:
             ])  # fmt: skip
     out.append(table(body, ["preset", "accel", "model", "ms/frame", "GFLOP", "GFLOP/s", "of peak"]))
     out.append("\nLSTM PM (later frames) over CPM, same frames, same mode:")
-    out.append(table(ratios, ["preset", "accel", "speed-up", "FLOP ratio"]))
+    out.append(table(ratios, ["preset", "accel", "speed-up", "FLOP ratio", "warm-up s (2 models)"]))
+    out.append("\nLSTM PM later frames, each mode against plain fp32:")
+    plain = {r["preset"]: r["ms"] for r in result["rows"]
+             if r.get("model") == "LSTM PM t>1" and r["accel"] == "plain"}  # fmt: skip
+    out.append(table(
+        [[r["preset"], r["accel"], r["ms"], f"{plain[r['preset']] / r['ms']:.2f}×"]
+         for r in result["rows"] if r.get("model") == "LSTM PM t>1" and r["preset"] in plain],
+        ["preset", "accel", "ms/frame", "speed-up"],
+    ))  # fmt: skip
     return "\n".join(out)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
@@ -57,17 +58,17 @@ def safe_video_id(video_id: str) -> str:
 
 def map_stats(maps: np.ndarray) -> np.ndarray:
     """maps (..., h, w) -> (..., 7) summary statistics (see STATS)."""
-    m = maps.astype(np.float32)
-    flat = m.reshape(*m.shape[:-2], -1)
-    w = m.shape[-1]
-    am = np.abs(flat).argmax(-1)
+    w = maps.shape[-1]
+    flat = maps.reshape(*maps.shape[:-2], -1).astype(np.float32)
+    mag = np.abs(flat)
+    am = mag.argmax(-1)
     return np.stack(
         [
             flat.mean(-1),
-            np.abs(flat).mean(-1),
+            mag.mean(-1),
             flat.min(-1),
             flat.max(-1),
-            (flat**2).sum(-1),
+            np.einsum("...i,...i->...", flat, flat),
             (am // w).astype(np.float32),
             (am % w).astype(np.float32),
         ],
@@ -107,7 +108,9 @@ class VideoDumpWriter:
         self.block, self.written = block, 0
         self._block: list[dict] = []
         self._inflight = None
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="dump-writer")
+        self._pool = ThreadPoolExecutor(
+            1, thread_name_prefix="dump-writer", initializer=_lowest_priority
+        )
 
         def ds(name, shape, dtype, chunks=None):
             return self.f.create_dataset(
@@ -204,9 +207,9 @@ class VideoDumpWriter:
         put(self.beliefs, np.stack([r["beliefs"] for r in rows]).astype(np.float16))
         for name in ("keypoints", "confidence", "grid_to_frame"):
             put(self.f[name], np.stack([r[name] for r in rows]))
-        jpegs = np.empty(n, dtype=object)
+        jpegs = []
         params = [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
-        for k, r in enumerate(rows):
+        for r in rows:
             try:
                 ok, buf = cv2.imencode(".jpg", r["frames"], params)
             except cv2.error:
@@ -214,8 +217,10 @@ class VideoDumpWriter:
             if not ok:
                 shape = getattr(r["frames"], "shape", None)
                 raise InputError(self.path, f"frame {r['t']} could not be encoded (shape {shape})")
-            jpegs[k] = buf.ravel()
-        put(self.frames, jpegs)
+            jpegs.append(buf.ravel())
+        self.frames.resize(i + n, axis=0)
+        for k, buf in enumerate(jpegs):  # one by one: h5py would broadcast a 1-element block
+            self.frames[i + k] = buf
         for name, d in (("gates", self.gates), ("hidden", self.hidden)):
             if d is not None:
                 put(d, np.stack([r[name] for r in rows]).astype(np.float16))
@@ -241,6 +246,16 @@ class VideoDumpWriter:
         finally:
             if self.tmp.exists():
                 self.tmp.unlink()
+
+
+def _lowest_priority() -> None:
+    """Run the writer thread at the lowest CPU priority (Linux: niceness is per thread): it then
+    fills the cores' idle moments (frame decoding, Python between kernels) instead of preempting
+    the model's compute threads, whose parallel regions would all wait for a preempted one."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not permitted: normal priority
+        pass
 
 
 def _missing(value, d: h5py.Dataset) -> np.ndarray:
