@@ -31,6 +31,18 @@ def _video(frames: int):
     )
 
 
+def random_checkpoint(preset: str, folder: Path) -> Path:
+    """An LSTM PM of ``preset`` with its initial (untrained) weights: what it costs, not what it
+    finds, is measured."""
+    from ..checkpoint import save_checkpoint
+    from ..models import build_model
+
+    torch.manual_seed(0)
+    path = Path(folder) / f"lstm_pm_{preset}_untrained.pt"
+    save_checkpoint(path, build_model("lstm_pm", preset), preset=preset)
+    return path
+
+
 def run(
     checkpoint,
     accel: str = "auto",
@@ -76,6 +88,7 @@ def run(
     peaks = {n: _peak_rss_mib(checkpoint, n, accel, tmp) for n in (0, *peak_lengths)}
     return {
         "machine": info, "checkpoint": str(checkpoint), "accel": model.accel.mode,
+        "input_size": model.config.input_size,
         "frames": frames, "repeats": repeats, "fps": fps,
         "relative": {k: v / fps["plain"] for k, v in fps.items()}, "peak_rss_mib": peaks,
     }  # fmt: skip
@@ -85,15 +98,29 @@ def _peak_rss_mib(checkpoint, frames: int, accel: str, tmp: Path) -> float:
     """Peak RSS (MiB) of a fresh process that loads the model and dumps a ``frames``-frame video
     (0: loads and streams nothing)."""
     code = (
-        "import json, resource, sys; from lstm_probe.bench.probe_cost import _child; "
-        "_child(*json.loads(sys.argv[1])); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "import json, sys; from lstm_probe.bench.probe_cost import _child, _peak_kib; "
+        "_child(*json.loads(sys.argv[1])); print(_peak_kib())"
     )
     args = json.dumps([str(checkpoint), frames, accel, str(tmp / f"peak{frames}")])
     out = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"peak-memory child failed:\n{out.stderr[-2000:]}")
-    return int(out.stdout.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux
+    return int(out.stdout.split()[-1]) / 1024
+
+
+def _peak_kib() -> int:
+    """This process's peak resident set in KiB: VmHWM (Linux) counts from its own exec, whereas
+    ru_maxrss would include the parent's size at fork."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _child(checkpoint: str, frames: int, accel: str, out: str) -> None:
@@ -112,7 +139,8 @@ def report(result: dict) -> str:
     )
     return "\n".join([
         header(result["machine"]),
-        f"{result['checkpoint']} ({result['accel']}), one synthetic video × {result['frames']} "
+        f"{result['checkpoint']} ({result['accel']}, {result['input_size']}-px crops), one "
+        f"synthetic video × {result['frames']} "
         f"frames, median of {result['repeats']} interleaved runs",
         table(rows, ["variant", "frames/s", "of plain"]),
         f"peak RSS of a dump process: {peaks}",

@@ -44,6 +44,8 @@ def run(
         gen = torch.Generator().manual_seed(1)
         clip = [torch.rand(1, 3, s, s, generator=gen).sub(0.5).to(device) for _ in range(frames)]
         for accel in modes:
+            if accel.compile:  # dynamo's cache of `step` is shared by every instance: start anew
+                torch._dynamo.reset()
             lstm, cpm = (accel.prepare(copy.deepcopy(base[n])) for n in ("lstm_pm", "cpm"))
             t0 = time.perf_counter()
             # warm-up: allocator, oneDNN caches, compilation (3 frames: the frame index turns

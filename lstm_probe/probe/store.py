@@ -202,9 +202,9 @@ class VideoDumpWriter:
             d[i : i + n] = values
 
         memory = np.stack([r["memory"] for r in rows])
-        put(self.memory, memory.astype(np.float16))
+        put(self.memory, memory.astype(np.float16, copy=False))
         put(self.stats, map_stats(memory))
-        put(self.beliefs, np.stack([r["beliefs"] for r in rows]).astype(np.float16))
+        put(self.beliefs, np.stack([r["beliefs"] for r in rows]).astype(np.float16, copy=False))
         for name in ("keypoints", "confidence", "grid_to_frame"):
             put(self.f[name], np.stack([r[name] for r in rows]))
         jpegs = []
@@ -223,7 +223,7 @@ class VideoDumpWriter:
             self.frames[i + k] = buf
         for name, d in (("gates", self.gates), ("hidden", self.hidden)):
             if d is not None:
-                put(d, np.stack([r[name] for r in rows]).astype(np.float16))
+                put(d, np.stack([r[name] for r in rows]).astype(np.float16, copy=False))
         for name, d in self.gt.items():
             put(d, np.stack([_missing(r[name], d) for r in rows]))
         ts = [r["t"] for r in rows]
