@@ -21,7 +21,7 @@ from lstm_probe.models import build_model
 from lstm_probe.models.layers import ImageTrunk, pool
 from lstm_probe.probe.dump import dump_videos
 from lstm_probe.probe.inspect import check_dump
-from lstm_probe.probe.store import VideoDumpWriter, open_dump
+from lstm_probe.probe.store import VideoDumpWriter, map_stats, open_dump
 from lstm_probe.utils import InputError
 
 
@@ -187,3 +187,19 @@ def test_bench_command_runs_every_benchmark_quickly(tmp_path, capsys):
     assert all(r["pck_diff"] == 0 or abs(r["pck_diff"]) < 5 for r in res["fast"]["rows"])
     assert set(res["probe"]["fps"]) == {"plain", "recording", "detached", "dump"}
     assert main(["bench", "nonsense"]) == 2
+
+
+def test_dumped_statistics_describe_the_dumped_memory(tiny_dump):
+    """Stats are computed from the float32 maps before rounding: they match the stored float16
+    memory within its rounding, and the arg-max position exactly where the peak is clear."""
+    dump = open_dump(tiny_dump)
+    v = dump.video(dump.video_ids[0])
+    memory, stats = v.memory[()].astype(np.float32), v.stats
+    again = map_stats(memory)
+    scale = np.abs(memory).max()
+    for k in range(5):  # mean, |mean|, min, max: values; energy: a sum of squares
+        tol = 2e-3 * scale * (scale * memory.shape[-1] ** 2 if k == 4 else 1)
+        assert np.abs(stats[..., k] - again[..., k]).max() <= tol
+    agree = (stats[..., 5:] == again[..., 5:]).all(-1).mean()
+    assert agree > 0.9  # ties after float16 rounding may move a few arg-maxes
+    dump.close()

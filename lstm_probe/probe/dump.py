@@ -24,7 +24,14 @@ from ..transforms.augment import CropPolicy
 from ..transforms.heatmaps import HeatmapCodec
 from ..utils import InputError, pick_device, sha256_file
 from .recorder import MemoryProbe
-from .store import GATES, VideoDumpWriter, new_manifest, safe_video_id, save_manifest
+from .store import (
+    GATES,
+    VideoDumpWriter,
+    map_stats,
+    new_manifest,
+    safe_video_id,
+    save_manifest,
+)  # fmt: skip
 
 
 def dump_videos(
@@ -189,13 +196,14 @@ def _dump_one(
             model,
             points,
             channels=channels,
-            dtype=torch.float16,
             on_record=lambda n, t, x: current.__setitem__(n, x[0]),
             keep=False,
         )
         with probe:
             for r in stream_video(model, video, policy, codec, dev, crop, frames[0], frames[1]):
-                mem = torch.stack([current[p] for p in MEMORY_PHASES]).cpu().numpy()  # float16
+                mem = torch.stack([current[p] for p in MEMORY_PHASES]).float()  # (4, C, h, w)
+                stats = map_stats(mem).cpu().numpy()  # from the float32 maps, before rounding
+                mem = mem.half().cpu().numpy()
                 gt = None
                 if ann.keypoints is not None:
                     box = ann.bbox[r.index] if ann.bbox is not None else np.full(4, np.nan)
@@ -209,8 +217,11 @@ def _dump_one(
                     r.confidence,
                     r.grid_to_frame,
                     gt=gt,
-                    gates=torch.stack([current[g] for g in GATES]).cpu().numpy() if gates else None,
-                    hidden=current["hidden"].cpu().numpy() if hidden else None,
+                    gates=torch.stack([current[g] for g in GATES]).half().cpu().numpy()
+                    if gates
+                    else None,
+                    hidden=current["hidden"].half().cpu().numpy() if hidden else None,
+                    stats=stats,
                 )
                 current.clear()
         writer.close()

@@ -37,6 +37,7 @@ from pathlib import Path
 import cv2
 import h5py
 import numpy as np
+import torch
 
 from .. import __version__
 from ..skeleton import SKELETON
@@ -56,24 +57,28 @@ def safe_video_id(video_id: str) -> str:
     return s or "video"
 
 
-def map_stats(maps: np.ndarray) -> np.ndarray:
-    """maps (..., h, w) -> (..., 7) summary statistics (see STATS)."""
-    w = maps.shape[-1]
-    flat = maps.reshape(*maps.shape[:-2], -1).astype(np.float32)
-    mag = np.abs(flat)
+def map_stats(maps):
+    """maps (..., h, w) -> (..., 7) float32 summary statistics (see STATS). A torch tensor (as the
+    dump computes them, on the model's fp32 records) gives a tensor, a NumPy array an array."""
+    is_numpy = isinstance(maps, np.ndarray)
+    m = torch.as_tensor(maps).float()
+    w = m.shape[-1]
+    flat = m.flatten(-2)
+    mag = flat.abs()
     am = mag.argmax(-1)
-    return np.stack(
+    out = torch.stack(
         [
             flat.mean(-1),
             mag.mean(-1),
-            flat.min(-1),
-            flat.max(-1),
-            np.einsum("...i,...i->...", flat, flat),
-            (am // w).astype(np.float32),
-            (am % w).astype(np.float32),
+            flat.amin(-1),
+            flat.amax(-1),
+            (flat * flat).sum(-1),
+            torch.div(am, w, rounding_mode="floor").float(),
+            (am % w).float(),
         ],
         -1,
     )
+    return out.numpy() if is_numpy else out
 
 
 class VideoDumpWriter:
@@ -164,14 +169,17 @@ class VideoDumpWriter:
         gt: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
         gates: np.ndarray | None = None,
         hidden: np.ndarray | None = None,
+        stats: np.ndarray | None = None,
     ) -> None:
         """Queue frame ``t``. The arrays are kept (not copied) until their block is written: pass
-        arrays the caller does not reuse."""
+        arrays the caller does not reuse. ``stats`` (4, C, 7): :func:`map_stats` of the memory
+        when the caller has them (computed from the float32 maps), else computed here."""
         if self.n == 0:
             self.f.attrs["first_frame"] = int(t)
         row = {
             "t": t, "frames": frame_bgr, "memory": memory, "beliefs": belief,
             "keypoints": keypoints, "confidence": confidence, "grid_to_frame": grid_to_frame,
+            "stats": stats,
         }  # fmt: skip
         if self.gates is not None:
             row["gates"] = gates
@@ -203,7 +211,8 @@ class VideoDumpWriter:
 
         memory = np.stack([r["memory"] for r in rows])
         put(self.memory, memory.astype(np.float16, copy=False))
-        put(self.stats, map_stats(memory))
+        given = [r["stats"] for r in rows if r["stats"] is not None]
+        put(self.stats, np.stack(given) if len(given) == n else map_stats(memory))
         put(self.beliefs, np.stack([r["beliefs"] for r in rows]).astype(np.float16, copy=False))
         for name in ("keypoints", "confidence", "grid_to_frame"):
             put(self.f[name], np.stack([r[name] for r in rows]))
