@@ -529,7 +529,7 @@ def cmd_bench(args) -> int:
                 name = "probe_paper"
                 with tempfile.TemporaryDirectory() as tmp:
                     ckpt = b.random_checkpoint("paper", tmp)
-                    r = b.run(ckpt, "auto", 60, 3, (100, 1000), dev)
+                    r = b.run(ckpt, "auto", 40, 5, (100, 1000), dev)
         elif name == "train":
             from .bench import training as b
 
