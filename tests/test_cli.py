@@ -149,3 +149,27 @@ def test_demo_train_retrains_then_dumps_with_the_new_model(tmp_path, monkeypatch
     assert calls["out"] == out / "train" and calls["resume"]
     assert calls["cfg"]["model"] == {"name": "lstm_pm", "preset": "small"}  # the demo recipe
     assert open_dump(out / "dump").manifest["model"]["preset"] == "tiny"  # the retrained model
+
+
+def test_infer_modes_agree(tiny_checkpoint, tmp_path):
+    """--accel plain (reference) and --accel fp32 --compile give the same keypoints; the keypoint
+    file names the run's inputs."""
+    video = SyntheticVideos(num_videos=1, num_frames=5, split="test")[0]
+    path = tmp_path / "clip.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
+    for t in range(5):
+        w.write(video.frame(t))
+    w.release()
+    kps = []
+    for name, extra in (
+        ("plain", ["--accel", "plain"]),
+        ("fast", ["--accel", "fp32", "--compile"]),
+    ):
+        out = tmp_path / name
+        argv = ["infer", str(tiny_checkpoint), str(path), "--out", str(out), "--no-progress"]
+        assert main(argv + extra) == 0
+        doc = json.loads((tmp_path / f"{name}_keypoints.json").read_text())
+        kps.append(np.array([f["keypoints"] for f in doc["frames"]])[..., :2])
+    assert np.abs(kps[0] - kps[1]).max() < 0.5  # frame pixels
+    with pytest.raises(SystemExit):  # argparse names the choices
+        main(["infer", str(tiny_checkpoint), str(path), "--accel", "fast"])
