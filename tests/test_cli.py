@@ -44,13 +44,18 @@ def test_help_and_version(capsys):
     assert r.returncode == 0 and "lstm-probe" in r.stdout
 
 
-def test_infer_on_a_small_generated_video(tiny_checkpoint, tmp_path):
-    video = SyntheticVideos(num_videos=1, num_frames=6, split="test")[0]
-    path = tmp_path / "clip.avi"
+def _synthetic_clip(path, frames: int):
+    """A synthetic test video written as an MJPG file: what a user's own footage looks like."""
+    video = SyntheticVideos(num_videos=1, num_frames=frames, split="test")[0]
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
-    for t in range(6):
+    for t in range(frames):
         w.write(video.frame(t))
     w.release()
+    return path
+
+
+def test_infer_on_a_small_generated_video(tiny_checkpoint, tmp_path):
+    path = _synthetic_clip(tmp_path / "clip.avi", 6)
     assert (
         main(
             [
@@ -154,12 +159,7 @@ def test_demo_train_retrains_then_dumps_with_the_new_model(tmp_path, monkeypatch
 def test_infer_modes_agree(tiny_checkpoint, tmp_path):
     """--accel plain (reference) and --accel fp32 --compile give the same keypoints; the keypoint
     file names the run's inputs."""
-    video = SyntheticVideos(num_videos=1, num_frames=5, split="test")[0]
-    path = tmp_path / "clip.avi"
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 160))
-    for t in range(5):
-        w.write(video.frame(t))
-    w.release()
+    path = _synthetic_clip(tmp_path / "clip.avi", 5)
     kps = []
     for name, extra in (
         ("plain", ["--accel", "plain"]),
