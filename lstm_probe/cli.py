@@ -510,7 +510,7 @@ def cmd_bench(args) -> int:
             from .bench import streaming as b
 
             r = b.run(["tiny"] if q else args.presets, args.accels, args.frames or (3 if q else 6),
-                      dev, 32 if q else 184, args.compile)  # fmt: skip
+                      dev, 32 if q else 184, args.compile, 1 if q else 3)  # fmt: skip
         elif name == "fast":
             from .bench import fastpath as b
 
@@ -529,7 +529,7 @@ def cmd_bench(args) -> int:
                 name = "probe_paper"
                 with tempfile.TemporaryDirectory() as tmp:
                     ckpt = b.random_checkpoint("paper", tmp)
-                    r = b.run(ckpt, "auto", 40, 5, (100, 1000), dev)
+                    r = b.run(ckpt, "auto", 30, 9, (100, 1000), dev)
         elif name == "train":
             from .bench import training as b
 

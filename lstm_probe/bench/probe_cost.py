@@ -88,12 +88,14 @@ def run(
             fn()
             times[name].append(time.perf_counter() - t)
     fps = {k: frames / median(v) for k, v in times.items()}
+    spread = {k: [frames / max(v), frames / min(v)] for k, v in times.items()}
     peaks = {n: _peak_rss_mib(checkpoint, n, accel, tmp) for n in (0, *peak_lengths)}
     return {
         "machine": info, "checkpoint": str(checkpoint), "accel": model.accel.mode,
         "input_size": model.config.input_size,
         "frames": frames, "repeats": repeats, "fps": fps,
-        "relative": {k: v / fps["plain"] for k, v in fps.items()}, "peak_rss_mib": peaks,
+        "fps_range": spread, "relative": {k: v / fps["plain"] for k, v in fps.items()},
+        "peak_rss_mib": peaks,
     }  # fmt: skip
 
 
@@ -135,7 +137,10 @@ def _child(checkpoint: str, frames: int, accel: str, out: str) -> None:
 
 def report(result: dict) -> str:
     fps, rel = result["fps"], result["relative"]
-    rows = [[k, fps[k], f"{100 * rel[k]:.1f} %"] for k in fps]
+    lo_hi = result["fps_range"]
+    rows = [
+        [k, fps[k], f"{lo_hi[k][0]:.1f}–{lo_hi[k][1]:.1f}", f"{100 * rel[k]:.1f} %"] for k in fps
+    ]
     peaks = ", ".join(
         f"{n} frames {v:.0f} MiB" if n else f"model loaded {v:.0f} MiB"
         for n, v in result["peak_rss_mib"].items()
@@ -145,6 +150,6 @@ def report(result: dict) -> str:
         f"{result['checkpoint']} ({result['accel']}, {result['input_size']}-px crops), one "
         f"synthetic video × {result['frames']} "
         f"frames, median of {result['repeats']} interleaved runs",
-        table(rows, ["variant", "frames/s", "of plain"]),
+        table(rows, ["variant", "frames/s", "range over runs", "of plain"]),
         f"peak RSS of a dump process: {peaks}",
     ])  # fmt: skip

@@ -1,6 +1,7 @@
 """Streaming per-frame latency: LSTM PM (first frame, later frames) against CPM on the same frames.
 
-For each preset and inference mode: ms/frame (median), achieved GFLOP/s (FLOPs from torch's
+For each preset and inference mode: ms/frame (median over ``rounds`` interleaved clips of each
+model), achieved GFLOP/s (FLOPs from torch's
 counter, convolutions and all), the speed-up of LSTM PM's later frames over CPM (the paper measured
 1.89× on a GPU; the FLOP ratio, 2.47× for the paper preset, is the ceiling), and GFLOP/s as a
 fraction of the conv peak measured in the same run in the same precision (:func:`conv_peak`; measured
@@ -27,6 +28,7 @@ def run(
     device: torch.device | str = "cpu",
     peak_size: int = 184,
     compile: bool = False,
+    rounds: int = 3,
 ) -> dict:
     """``compile`` adds each non-plain mode compiled (its warm-up, compilation included, is
     reported as ``compile_s``)."""
@@ -55,12 +57,17 @@ def run(
             stream_ms(lstm, clip[:3], device)
             stream_ms(cpm, clip[:3], device)
             warmup_s = time.perf_counter() - t0
-            lt, ct = stream_ms(lstm, clip, device), stream_ms(cpm, clip, device)
-            later, cpm_ms = median(lt[1:]), median(ct)
+            lt, ct = [], []
+            for _ in range(rounds):  # interleaved, so a burst of noise hits both models alike
+                lt.append(stream_ms(lstm, clip, device))
+                ct.append(stream_ms(cpm, clip, device))
+            first = median([r[0] for r in lt])
+            later = median([ms for r in lt for ms in r[1:]])
+            cpm_ms = median([ms for r in ct for ms in r])
             # the peak again, next to this mode's runs: the largest reading is the denominator
             peaks[accel.mode] = max(peaks[accel.mode], conv_peak(accel, device, peak_size))
             for model, ms, fl in (
-                ("LSTM PM frame 1", lt[0], first_fl),
+                ("LSTM PM frame 1", first, first_fl),
                 ("LSTM PM t>1", later, later_fl),
                 ("CPM", cpm_ms, cpm_fl),
             ):
