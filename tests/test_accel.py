@@ -69,7 +69,10 @@ def test_fp32_fast_path_matches_plain(name):
     torch.manual_seed(0)
     plain = build_model(name, "small").eval()
     fast = Accel("fp32").prepare(copy.deepcopy(plain))
-    assert accel_of(fast).mode == "fp32"
+    assert accel_of(fast).mode == "fp32" and accel_of(plain).mode == "plain"
+    assert Accel("fp32").prepare(fast) is fast  # once only: hooks are not added twice
+    with pytest.raises(ValueError, match="already prepared"):
+        Accel("bf16").prepare(fast)
     frames = [torch.rand(1, 3, 128, 128) - 0.5 for _ in range(3)]
     ref, _ = _stream(plain, frames, Accel())
     got, _ = _stream(fast, frames, Accel("fp32"))

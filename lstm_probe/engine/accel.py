@@ -69,16 +69,19 @@ class Accel:
     def channels_last(self) -> bool:
         return self.mode != "plain"
 
-    @property
-    def dtype(self) -> torch.dtype:
-        return torch.bfloat16 if self.mode == "bf16" else torch.float32
-
     def describe(self) -> str:
         return self.mode + ("+compile" if self.compile else "")
 
     def prepare(self, model: nn.Module) -> nn.Module:
         """Put ``model`` (in eval mode, for inference only) into this mode's layout and weight dtype,
-        in place. Run it under :meth:`autocast` afterwards."""
+        in place. Run it under :meth:`autocast` afterwards. A model is prepared once: preparing
+        it again for the same mode does nothing, for another mode is refused (its weights may be
+        bf16 already; load it anew)."""
+        done = getattr(model, "accel", None)
+        if done is not None:
+            if done != self:
+                raise ValueError(f"model already prepared for {done.describe()}; load it anew")
+            return model
         model.eval()
         model.accel = self
         model.compiled_step = torch.compile(model.step) if self.compile else None
