@@ -2,6 +2,7 @@
 
     DUMP/manifest.json          format version, lstm-probe version, model, checkpoint sha256,
                                 joints, probe points, channels, grid size, videos + status
+                                and the inference mode (accel) each was dumped in
     DUMP/videos/<video_id>.h5   one HDF5 file per video (written as .h5.tmp, renamed when done)
 
 Per video (F frames, C channels, h×w grid, J joints):
@@ -10,6 +11,7 @@ Per video (F frames, C channels, h×w grid, J joints):
                                            chunks (1, 4, 1, h, w): one channel of one frame, all
                                            phases — how Figure 5 reads
     stats         float32 [F, 4, C, 7]     mean, mean |x|, min, max, energy (Σx²), argmax y, x
+                                           (of the float32 maps, before rounding)
     beliefs       float16 [F, J+1, h, w]
     keypoints     float32 [F, J, 2]        predicted, frame pixels;  confidence [F, J]
     keypoints_gt  float32 [F, J, 2], visible int8 [F, J], bbox float32 [F, 4]  when annotated
