@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from ..data import SyntheticVideos
-from ..engine.evaluate import score
-from ..engine.infer import load_for_inference, stream_video
+from ..engine.evaluate import collect, score
+from ..engine.infer import load_for_inference
 from ..probe.dump import dump_videos
 from ..probe.inspect import memory_identity_errors
 from ..probe.store import open_dump
@@ -26,21 +26,11 @@ from .common import header, machine, table
 
 
 def _stream_all(model, videos, policy, codec, device):
-    beliefs, records = [], []
+    """(frames/s, every frame's beliefs, PCK records) of the evaluation's own streaming path."""
     t = time.perf_counter()
-    frames = 0
-    for v in videos:
-        preds = []
-        for r in stream_video(model, v, policy, codec, device, "gt"):
-            beliefs.append(r.belief.cpu().numpy())
-            preds.append(r.keypoints)
-            frames += 1
-        ann = v.annotations
-        records.append({
-            "video_id": v.video_id, "pred": np.stack(preds), "gt": ann.keypoints,
-            "vis": ann.visibility, "bbox": ann.bbox, "flags": ann.flags, "source": "synthetic",
-        })  # fmt: skip
-    return frames / (time.perf_counter() - t), np.stack(beliefs), records
+    records = collect(model, videos, policy, codec, device, beliefs=True)
+    fps = sum(len(r["pred"]) for r in records) / (time.perf_counter() - t)
+    return fps, np.concatenate([r["beliefs"] for r in records]), records
 
 
 def run(

@@ -39,10 +39,12 @@ def collect(
     progress: bool = False,
     scales: int = 1,
     interventions: Sequence = (),
+    beliefs: bool = False,
 ) -> list[dict]:
     """Stream every annotated video; ``scales`` > 1 runs the reference's multi-scale test with
     that many factors spread evenly over the crop policy's scale range; ``interventions`` (see
-    :class:`lstm_probe.probe.recorder.Intervention`) are attached for every video."""
+    :class:`lstm_probe.probe.recorder.Intervention`) are attached for every video; ``beliefs``
+    keeps each frame's belief maps (single scale) in the record as ``beliefs`` (F, J+1, h, w)."""
     from ..probe.recorder import MemoryProbe
 
     out = []
@@ -57,23 +59,29 @@ def collect(
         if ann.keypoints is None:
             continue
         with MemoryProbe(model, [], interventions=interventions, keep=False):
+            maps = []
             if factors is None:
-                preds = [r.keypoints for r in stream_video(model, v, policy, codec, device, "gt")]
+                preds = []
+                for r in stream_video(model, v, policy, codec, device, "gt"):
+                    preds.append(r.keypoints)
+                    if beliefs:
+                        maps.append(r.belief.cpu().numpy())
             else:
                 stream = stream_video_multiscale(model, v, policy, codec, factors, device)
                 preds = [kp for _, kp, _ in stream]
         n = len(preds)
-        out.append(
-            {
-                "video_id": v.video_id,
-                "pred": np.stack(preds),
-                "gt": ann.keypoints[:n],
-                "vis": ann.visibility[:n],
-                "bbox": ann.bbox[:n],
-                "flags": {k: a[:n] for k, a in ann.flags.items()},
-                "source": v.attrs.get("source", ""),
-            }
-        )
+        rec = {
+            "video_id": v.video_id,
+            "pred": np.stack(preds),
+            "gt": ann.keypoints[:n],
+            "vis": ann.visibility[:n],
+            "bbox": ann.bbox[:n],
+            "flags": {k: a[:n] for k, a in ann.flags.items()},
+            "source": v.attrs.get("source", ""),
+        }
+        if maps:
+            rec["beliefs"] = np.stack(maps)
+        out.append(rec)
     return out
 
 
