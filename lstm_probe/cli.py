@@ -98,13 +98,15 @@ def _add_dump(sub) -> None:
     p.add_argument("--gates", action="store_true", help="also store the four gates")
     p.add_argument("--hidden", action="store_true", help="also store the hidden state")
     p.add_argument("--crop", default="auto", choices=["auto", "gt", "track"])
-    p.add_argument("--device", default="auto")
-    _add_accel(p)
-    p.add_argument("--no-progress", action="store_true")
+    _add_inference_options(p)
     p.set_defaults(func=cmd_dump)
 
 
-def _add_accel(p, default: str = "auto", compile: bool = False) -> None:
+def _add_inference_options(
+    p, default: str = "auto", compile: bool = False, progress: bool = True
+) -> None:
+    """--device, --accel (--compile) and --no-progress: how a command runs a model."""
+    p.add_argument("--device", default="auto")
     p.add_argument(
         "--accel",
         default=default,
@@ -116,6 +118,8 @@ def _add_accel(p, default: str = "auto", compile: bool = False) -> None:
         p.add_argument(
             "--compile", action="store_true", help="torch.compile the model (long videos)"
         )
+    if progress:
+        p.add_argument("--no-progress", action="store_true")
 
 
 def _select(videos, spec):
@@ -194,9 +198,7 @@ def _add_eval(sub) -> None:
     p.add_argument("--alpha", type=float, default=0.2)
     p.add_argument("--scales", type=int, default=1, help="test scales (the paper uses 7)")
     p.add_argument("--out", default=None, help="write RESULT.json and RESULT.csv with this stem")
-    p.add_argument("--device", default="auto")
-    _add_accel(p, default="plain")
-    p.add_argument("--no-progress", action="store_true")
+    _add_inference_options(p, default="plain")
     p.set_defaults(func=cmd_eval)
 
 
@@ -251,9 +253,7 @@ def _add_infer(sub) -> None:
     p.add_argument("video", help="a video file or a folder of frames")
     p.add_argument("--out", default=None, help="output stem (default: next to the video)")
     p.add_argument("--box", default=None, help="x1,y1,x2,y2 person box in the first frame")
-    p.add_argument("--device", default="auto")
-    _add_accel(p, compile=True)
-    p.add_argument("--no-progress", action="store_true")
+    _add_inference_options(p, compile=True)
     p.set_defaults(func=cmd_infer)
 
 
@@ -342,8 +342,7 @@ def _add_demo(sub) -> None:
     p.add_argument("--no-serve", action="store_true", help="stop after the dump (CI)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8050)
-    p.add_argument("--device", default="auto")
-    _add_accel(p)
+    _add_inference_options(p, progress=False)
     p.set_defaults(func=cmd_demo)
 
 
@@ -404,9 +403,7 @@ def _add_ablate(sub) -> None:
     p.add_argument(
         "--out", default=None, help="JSON result (a sweep next to a dump: DUMP/importance.json)"
     )
-    p.add_argument("--device", default="auto")
-    _add_accel(p, default="plain")
-    p.add_argument("--no-progress", action="store_true")
+    _add_inference_options(p, default="plain")
     p.set_defaults(func=cmd_ablate)
 
 
@@ -488,6 +485,42 @@ def _add_bench(sub) -> None:
     p.set_defaults(func=cmd_bench)
 
 
+def _bench_jobs(name: str, args, dev):
+    """(result key, bench module, measuring call) for one benchmark; --quick shrinks each."""
+    q = args.quick
+    if name == "streaming":
+        from .bench import streaming as b
+
+        yield name, b, lambda: b.run(
+            ["tiny"] if q else args.presets, args.accels, args.frames or (3 if q else 6), dev,
+            32 if q else 184, args.compile, 1 if q else 3,
+        )  # fmt: skip
+    elif name == "fast":
+        from .bench import fastpath as b
+
+        sizes = (2, args.frames or 6, 1) if q else (16, args.frames or 48, 2)
+        yield name, b, lambda: b.run(args.checkpoint, args.accels, *sizes, device=dev)
+    elif name == "probe":
+        from .bench import probe_cost as b
+
+        yield name, b, lambda: b.run(args.checkpoint, "auto", args.frames or (20 if q else 600),
+                                     1 if q else 3, (10, 40) if q else (250, 1000), dev)  # fmt: skip
+        if not q:  # the paper preset too, where compute dwarfs the writing
+            yield "probe_paper", b, lambda: b.run_untrained("paper", dev)
+    elif name == "train":
+        from .bench import training as b
+
+        yield (
+            name,
+            b,
+            lambda: b.run(["tiny_cpu"] if q else b.CONFIGS, 2 if q else 20, 1 if q else 3),
+        )
+    else:
+        from .bench import dashboard as b
+
+        yield name, b, lambda: b.run(args.checkpoint, *((10, 2) if q else (100, 40)))
+
+
 def cmd_bench(args) -> int:
     from .utils import pick_device, write_json_atomic
 
@@ -502,44 +535,12 @@ def cmd_bench(args) -> int:
         from .demo import packaged_checkpoint
 
         args.checkpoint = packaged_checkpoint()
-    q = args.quick
     results = {}
     for name in which:
-        print(f"\n== bench {name} ==", flush=True)
-        if name == "streaming":
-            from .bench import streaming as b
-
-            r = b.run(["tiny"] if q else args.presets, args.accels, args.frames or (3 if q else 6),
-                      dev, 32 if q else 184, args.compile, 1 if q else 3)  # fmt: skip
-        elif name == "fast":
-            from .bench import fastpath as b
-
-            r = b.run(args.checkpoint, args.accels, *((2, args.frames or 6, 1) if q else
-                      (16, args.frames or 48, 2)), device=dev)  # fmt: skip
-        elif name == "probe":
-            from .bench import probe_cost as b
-
-            r = b.run(args.checkpoint, "auto", args.frames or (20 if q else 600),
-                      1 if q else 3, (10, 40) if q else (250, 1000), dev)  # fmt: skip
-            if not q:  # the paper preset too, where compute dwarfs the writing
-                import tempfile
-
-                print(b.report(r), flush=True)
-                results["probe_small"] = r
-                name = "probe_paper"
-                with tempfile.TemporaryDirectory() as tmp:
-                    ckpt = b.random_checkpoint("paper", tmp)
-                    r = b.run(ckpt, "auto", 30, 9, (100, 1000), dev)
-        elif name == "train":
-            from .bench import training as b
-
-            r = b.run(["tiny_cpu"] if q else b.CONFIGS, 2 if q else 20, 1 if q else 3)
-        else:
-            from .bench import dashboard as b
-
-            r = b.run(args.checkpoint, *((10, 2) if q else (100, 40)))
-        print(b.report(r), flush=True)
-        results[name] = r
+        for key, module, measure in _bench_jobs(name, args, dev):
+            print(f"\n== bench {key} ==", flush=True)
+            results[key] = measure()
+            print(module.report(results[key]), flush=True)
     if args.out:
         write_json_atomic(args.out, results)
         print(f"\nresults written to {args.out}")

@@ -99,6 +99,14 @@ def run(
     }  # fmt: skip
 
 
+def run_untrained(preset: str = "paper", device: torch.device | str = "cpu", **kw) -> dict:
+    """:func:`run` on an untrained LSTM PM of ``preset`` (for presets with no trained weights
+    here): 30 frames, 9 interleaved repeats, dumps of 100 and 1,000 frames for the peak."""
+    with tempfile.TemporaryDirectory() as tmp:
+        args = {"frames": 30, "repeats": 9, "peak_lengths": (100, 1000), **kw}
+        return run(random_checkpoint(preset, tmp), "auto", device=device, **args)
+
+
 def _peak_rss_mib(checkpoint, frames: int, accel: str, tmp: Path) -> float:
     """Peak RSS (MiB) of a fresh process that loads the model and dumps a ``frames``-frame video
     (0: loads and streams nothing)."""

@@ -19,8 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..config import load_config
-from ..data.clips import ClipDataset
-from ..engine.train import build_codec_policy, build_model_from_config, build_videos, train
+from ..engine.train import build_dataset, build_model_from_config, train
 from .common import header, machine, median, table
 
 CONFIGS = ("synthetic_lstm_pm_small", "synthetic_rpm_small", "synthetic_cpm_small")
@@ -35,11 +34,8 @@ def config_path(name: str) -> Path:
 
 def loader_rate(cfg: dict, batches: int) -> float:
     """Clips/s the configured data pipeline supplies with no model attached."""
-    model = build_model_from_config(cfg)
-    codec, policy = build_codec_policy(cfg, model)
     batch = int(cfg["optim"]["batch_size"])
-    dataset = ClipDataset(build_videos(cfg), int(cfg["data"]["clip_length"]), policy, codec,
-                          num_samples=(batches + 2) * batch, seed=1)  # fmt: skip
+    dataset = build_dataset(cfg, build_model_from_config(cfg), (batches + 2) * batch, seed=1)
     workers = int(cfg["run"]["workers"])
     loader = iter(DataLoader(dataset, batch_size=batch, num_workers=workers))
     next(loader), next(loader)  # workers started, first batches ready

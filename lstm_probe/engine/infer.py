@@ -159,9 +159,10 @@ def stream_video_multiscale(
             total = np.zeros((J, h, w), np.float32)
             for k, s in enumerate(scales):
                 affine = policy.frame_to_crop(fixed, ClipTransform(scale=float(s)))[0]
-                x = to_network_input(warp_frame(frame, affine, policy.input_size))[None].to(device)
+                crop = warp_frame(frame, affine, policy.input_size)[None]
+                x = to_network_input(crop, accel.memory_format).to(device)
                 with accel.autocast(device):
-                    out = step(accel.input(x), states[k])
+                    out = step(x, states[k])
                 states[k] = out.state
                 belief = out.belief[0, :J].float().cpu().numpy()
                 f2g = invert(grid_to_frame(affine, codec.stride))

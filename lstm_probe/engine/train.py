@@ -69,6 +69,13 @@ def build_videos(cfg: dict):
     return open_source(source)
 
 
+def build_dataset(cfg: dict, model: PoseMachine, num_samples: int, seed: int) -> ClipDataset:
+    """The training clips of ``cfg`` for ``model``: its videos, crop policy and target codec."""
+    codec, policy = build_codec_policy(cfg, model)
+    clip_length = int(cfg["data"]["clip_length"])
+    return ClipDataset(build_videos(cfg), clip_length, policy, codec, num_samples, seed=seed)
+
+
 def learning_rate(optim: dict, step: int) -> float:
     base = float(optim["lr"])
     warm = int(optim.get("warmup", 0))
@@ -179,17 +186,8 @@ def train(
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[dev.index] if dev.type == "cuda" else None
         )
-    codec, policy = build_codec_policy(cfg, model)
-    videos = build_videos(cfg)
     batch, steps = int(optim_cfg["batch_size"]), int(optim_cfg["steps"])
-    dataset = ClipDataset(
-        videos,
-        int(cfg["data"]["clip_length"]),
-        policy,
-        codec,
-        num_samples=steps * batch * world,
-        seed=int(run_cfg["seed"]),
-    )
+    dataset = build_dataset(cfg, model, steps * batch * world, int(run_cfg["seed"]))
     stop = steps if max_steps is None else min(steps, start + max_steps)
     workers = int(run_cfg["workers"])
     loader = DataLoader(
