@@ -31,7 +31,7 @@ from .store import (
     new_manifest,
     safe_video_id,
     save_manifest,
-)  # fmt: skip
+)
 
 
 def dump_videos(

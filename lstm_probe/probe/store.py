@@ -86,8 +86,8 @@ def map_stats(maps):
 class VideoDumpWriter:
     """Append frames to ``videos/<id>.h5.tmp``; ``close()`` renames it into place, ``abort()``
     removes it. Frames are buffered in blocks of ``block`` and written by a background thread
-    (JPEG encoding, statistics and HDF5 writes overlap the next frames' inference); memory stays
-    bounded by two blocks."""
+    (JPEG encoding, HDF5 writes and the statistics a caller did not give run beside the next
+    frames' inference); memory stays bounded by two blocks."""
 
     def __init__(
         self,
