@@ -206,3 +206,39 @@ def test_dumped_statistics_describe_the_dumped_memory(tiny_dump):
     agree = (stats[..., 5:] == again[..., 5:]).all(-1).mean()
     assert agree > 0.9  # ties after float16 rounding may move a few arg-maxes
     dump.close()
+
+
+def test_cli_dump_runs_the_fast_path_by_default(tiny_checkpoint, tmp_path):
+    """`lstm-probe dump` resolves --accel auto for this machine and records it; --accel plain is
+    the reference mode."""
+    for extra, expected in (
+        ([], resolve_accel("auto", "cpu").mode),
+        (["--accel", "plain"], "plain"),
+    ):
+        out = tmp_path / expected
+        argv = ["dump", str(tiny_checkpoint), "--data", "synthetic:test:1:4", "--out", str(out)]
+        assert main(argv + ["--device", "cpu", "--no-progress", *extra]) == 0
+        dump = open_dump(out)
+        assert [v["accel"] for v in dump.manifest["videos"]] == [expected]
+        dump.close()
+        assert check_dump(out)["ok"]
+
+
+def test_streaming_bench_reports_every_model_and_mode():
+    from lstm_probe.bench import streaming
+    from lstm_probe.models import frame_flops
+
+    r = streaming.run(["tiny"], ["plain", "fp32"], frames=3, peak_size=32, rounds=1)
+    rows = r["rows"]
+    for mode in ("plain", "fp32"):
+        timed = [x for x in rows if x["accel"] == mode and "ms" in x]
+        assert [x["model"] for x in timed] == ["LSTM PM frame 1", "LSTM PM t>1", "CPM"]
+        assert all(x["ms"] > 0 and 0 < x["peak_fraction"] for x in timed)
+        (ratio,) = [x for x in rows if x["accel"] == mode and "ratio" in x]
+        later = frame_flops(build_model("lstm_pm", "tiny"), 2)[1]
+        assert ratio["flop_ratio"] == pytest.approx(
+            frame_flops(build_model("cpm", "tiny"), 1)[0] / later
+        )
+        assert ratio["ratio"] == pytest.approx(timed[2]["ms"] / timed[1]["ms"])
+    assert set(r["conv_peak_gflops_per_s"]) == {"plain", "fp32"}
+    assert "speed-up" in streaming.report(r)

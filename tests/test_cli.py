@@ -14,6 +14,7 @@ import torch
 from lstm_probe.cli import main
 from lstm_probe.data import SyntheticVideos
 from lstm_probe.demo import packaged_checkpoint
+from lstm_probe.engine.accel import resolve_accel
 from lstm_probe.models import build_model
 from lstm_probe.probe.store import open_dump
 from lstm_probe.transforms.heatmaps import HeatmapCodec
@@ -73,6 +74,7 @@ def test_infer_on_a_small_generated_video(tiny_checkpoint, tmp_path):
     )
     doc = json.loads((tmp_path / "res_keypoints.json").read_text())
     assert doc["format"] == "lstm-probe-keypoints" and len(doc["frames"]) == 6
+    assert doc["accel"] == resolve_accel("auto", "cpu").mode  # the fast path by default
     assert np.asarray(doc["frames"][0]["keypoints"]).shape == (14, 3)
     cap = cv2.VideoCapture(str(tmp_path / "res_pose.mp4"))
     n = 0
@@ -169,6 +171,7 @@ def test_infer_modes_agree(tiny_checkpoint, tmp_path):
         argv = ["infer", str(tiny_checkpoint), str(path), "--out", str(out), "--no-progress"]
         assert main(argv + extra) == 0
         doc = json.loads((tmp_path / f"{name}_keypoints.json").read_text())
+        assert doc["accel"] == {"plain": "plain", "fast": "fp32+compile"}[name]
         kps.append(np.array([f["keypoints"] for f in doc["frames"]])[..., :2])
     assert np.abs(kps[0] - kps[1]).max() < 0.5  # frame pixels
     with pytest.raises(SystemExit):  # argparse names the choices

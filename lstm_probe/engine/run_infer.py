@@ -9,6 +9,7 @@ import cv2
 from ..data.video import open_video
 from ..skeleton import SKELETON
 from ..utils import InputError, atomic_path, write_json_atomic
+from .accel import accel_of
 from .infer import load_for_inference, stream_video
 
 
@@ -61,6 +62,7 @@ def infer_video(
     write_json_atomic(
         js,
         {"format": "lstm-probe-keypoints", "version": 1, "joints": list(SKELETON.names),
-         "source": str(video_path), "checkpoint": str(checkpoint), "frames": frames_out},
+         "source": str(video_path), "checkpoint": str(checkpoint),
+         "accel": accel_of(model).describe(), "frames": frames_out},
     )  # fmt: skip
     return [js, mp4]
