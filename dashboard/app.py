@@ -48,7 +48,7 @@ class DumpCatalog:
 
     def model(self, d: int):
         if d not in self._models:
-            from lstm_probe.probe.rerun import load_dump_model
+            from lstm_probe.engine.rerun import load_dump_model
 
             self._models[d] = load_dump_model(self.dumps[d])
         return self._models[d]
@@ -195,8 +195,8 @@ def register_callbacks(app: dash.Dash, cat: DumpCatalog) -> None:
         prevent_initial_call=True,
     )
     def ablate(n, t, channels, vid, d):
+        from lstm_probe.engine.rerun import rerun
         from lstm_probe.probe.recorder import Intervention
-        from lstm_probe.probe.rerun import rerun
 
         if vid is None or not channels:
             raise dash.exceptions.PreventUpdate

@@ -14,39 +14,32 @@ import sys
 import numpy as np
 
 from . import __version__
+from .bench import BENCHMARKS
 from .engine.accel import ACCEL_MODES
-from .skeleton import SKELETON
+from .engine.stream import CROP_MODES
+from .models import MODELS, PRESETS
 from .utils import LstmProbeError
 
 
 def _add_info(sub) -> None:
     p = sub.add_parser("info", help="parameters and per-frame FLOPs of a model")
-    p.add_argument("--model", default="lstm_pm", choices=["lstm_pm", "rpm", "cpm"])
-    p.add_argument("--preset", default="paper", help="paper, small or tiny")
+    p.add_argument("--model", default="lstm_pm", choices=list(MODELS))
+    p.add_argument("--preset", default="paper", choices=list(PRESETS))
     p.add_argument("--all", action="store_true", help="every model of the preset")
     p.set_defaults(func=cmd_info)
 
 
 def cmd_info(args) -> int:
-    from .models import MODELS, build_model, count_parameters, frame_flops
+    from .models import model_table
 
-    names = list(MODELS) if args.all else [args.model]
-    print(f"preset {args.preset}")
-    print(f"{'model':<8} {'params':>12} {'GFLOPs frame 1':>15} {'GFLOPs frame t>1':>17}  grid")
-    for name in names:
-        model = build_model(name, args.preset)
-        first, later = frame_flops(model, 2)
-        print(
-            f"{name:<8} {count_parameters(model):>12,} {first / 1e9:>15.2f} {later / 1e9:>17.2f}"
-            f"  {model.grid_size}×{model.grid_size} from {model.config.input_size}"
-        )
+    print(model_table(args.preset, None if args.all else [args.model]))
     return 0
 
 
 def _add_train(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train a model from a config (training/configs/*.yaml)",
+        help="train a model from a config (a YAML file or a packaged config's name)",
         description="Train CPM, RPM or LSTM PM. Extra --section.key=value arguments override the "
         "config, e.g. --optim.steps=200. Run under torchrun for several processes (DDP).",
     )
@@ -97,7 +90,7 @@ def _add_dump(sub) -> None:
     p.add_argument("--keypoints", default=None, help="keypoint JSON for a video/frame folder")
     p.add_argument("--gates", action="store_true", help="also store the four gates")
     p.add_argument("--hidden", action="store_true", help="also store the hidden state")
-    p.add_argument("--crop", default="auto", choices=["auto", "gt", "track"])
+    p.add_argument("--crop", default="auto", choices=CROP_MODES)
     _add_inference_options(p)
     p.set_defaults(func=cmd_dump)
 
@@ -122,27 +115,11 @@ def _add_inference_options(
         p.add_argument("--no-progress", action="store_true")
 
 
-def _select(videos, spec):
-    if not spec:
-        return list(videos)
-    ids = [s.strip() for s in spec.split(",") if s.strip()]
-    by_id = {v.video_id: v for v in videos}
-    out = []
-    for s in ids:
-        if s in by_id:
-            out.append(by_id[s])
-        elif s.isdigit() and int(s) < len(videos):
-            out.append(videos[int(s)])
-        else:
-            raise LstmProbeError(f"--videos: no video {s!r} in this source")
-    return out
-
-
-def _int_list(spec):
+def _int_list(spec, what="--channels"):
     try:
         return None if not spec else [int(x) for x in spec.split(",")]
     except ValueError:
-        raise LstmProbeError(f"expected comma-separated integers, got {spec!r}") from None
+        raise LstmProbeError(f"{what}: expected comma-separated integers, got {spec!r}") from None
 
 
 def _range(spec):
@@ -150,29 +127,29 @@ def _range(spec):
         return (0, None)
     a, _, b = spec.partition(":")
     try:
-        return (int(a or 0), int(b) if b else None)
+        start, stop = int(a or 0), int(b) if b else None
     except ValueError:
         raise LstmProbeError(f"--frames expects START:STOP, got {spec!r}") from None
+    if start < 0 or (stop is not None and stop <= start):
+        raise LstmProbeError(f"--frames {spec!r}: need 0 <= START < STOP")
+    return (start, stop)
 
 
 def cmd_dump(args) -> int:
-    from .data import open_source
-    from .probe.dump import dump_videos
+    from .data import open_source, select_videos
+    from .engine.dump import DumpOptions, dump_videos
 
-    videos = _select(open_source(args.data, keypoints=args.keypoints), args.videos)
-    out = dump_videos(
-        args.checkpoint,
-        videos,
-        args.out,
+    videos = select_videos(open_source(args.data, keypoints=args.keypoints), args.videos)
+    channels = _int_list(args.channels)
+    options = DumpOptions(
         frames=_range(args.frames),
-        channels=_int_list(args.channels),
+        channels=None if channels is None else tuple(channels),
         gates=args.gates,
         hidden=args.hidden,
         crop=args.crop,
-        device=args.device,
-        progress=not args.no_progress,
         accel=args.accel,
     )
+    out = dump_videos(args.checkpoint, videos, args.out, options, args.device, not args.no_progress)
     print(f"dump written to {out}")
     return 0
 
@@ -203,48 +180,14 @@ def _add_eval(sub) -> None:
 
 
 def cmd_eval(args) -> int:
-    from .data import open_source
-    from .engine.evaluate import collect, format_table, score
-    from .engine.infer import load_for_inference
+    from .engine.evaluate import evaluate_checkpoint, format_table, write_result
 
-    model, _, policy, codec = load_for_inference(args.checkpoint, args.device, args.accel)
-    dev = next(model.parameters()).device
-    videos = open_source(args.data)
-    records = collect(model, videos, policy, codec, dev, not args.no_progress, args.scales)
-    if not records:
-        raise LstmProbeError(f"{args.data}: no annotated video to evaluate")
-    result = score(records, args.alpha)
-    result.update(
-        checkpoint=str(args.checkpoint),
-        data=args.data,
-        model=model.name,
-        scales=args.scales,
-        accel=model.accel.mode,
-    )
-    print(format_table(result, f"{model.name} on {args.data}"))
+    result = evaluate_checkpoint(args.checkpoint, args.data, args.alpha, args.scales, args.device,
+                                 args.accel, not args.no_progress)  # fmt: skip
+    print(format_table(result, f"{result['model']} on {args.data}"))
     if args.out:
-        _write_eval(args.out, result)
+        print("wrote " + " and ".join(map(str, write_result(args.out, result))))
     return 0
-
-
-def _write_eval(stem, result) -> None:
-    import csv
-    from pathlib import Path
-
-    from .utils import atomic_path, write_json_atomic
-
-    stem = Path(stem)
-    write_json_atomic(stem.with_suffix(".json"), result)
-    key = f"pck@{result['alpha']:g}"
-    with atomic_path(stem.with_suffix(".csv")) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["kind", "name", key, "pck@0.1"])
-        for kind in ("groups", "joints"):
-            for name, v in result[key][kind].items():
-                w.writerow([kind, name, f"{v:.2f}", f"{result['pck@0.1'][kind][name]:.2f}"])
-        for name, e in result.get("splits", {}).items():
-            w.writerow(["split", name, f"{e[key]:.2f}", f"{e['pck@0.1']:.2f}"])
-    print(f"wrote {stem.with_suffix('.json')} and {stem.with_suffix('.csv')}")
 
 
 def _add_infer(sub) -> None:
@@ -259,21 +202,26 @@ def _add_infer(sub) -> None:
 
 def cmd_infer(args) -> int:
     from .engine.run_infer import infer_video
+    from .viz.draw import draw_pose
 
-    box = None
-    if args.box:
-        try:
-            box = tuple(float(v) for v in args.box.split(","))
-            assert len(box) == 4
-        except (ValueError, AssertionError):
-            raise LstmProbeError(f"--box expects x1,y1,x2,y2, got {args.box!r}") from None
-    paths = infer_video(
-        args.checkpoint, args.video, args.out, box, args.device, not args.no_progress,
-        accel=args.accel, compile=args.compile,
-    )  # fmt: skip
+    box = _float_list(args.box, "--box", 4)
+    paths = infer_video(args.checkpoint, args.video, draw_pose, args.out, box, args.device,
+                        not args.no_progress, accel=args.accel, compile=args.compile)  # fmt: skip
     for p in paths:
         print(f"wrote {p}")
     return 0
+
+
+def _float_list(spec, what, n):
+    if not spec:
+        return None
+    try:
+        values = tuple(float(v) for v in spec.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != n or not np.all(np.isfinite(values)):
+        raise LstmProbeError(f"{what} expects {n} comma-separated finite numbers, got {spec!r}")
+    return values
 
 
 def _add_dashboard(sub) -> None:
@@ -307,29 +255,11 @@ def _add_figures(sub) -> None:
 
 
 def cmd_figures(args) -> int:
-    from pathlib import Path
+    from .viz.export import export_figures
 
-    from .probe.analysis import analyse_channels
-    from .probe.store import open_dump
-    from .viz import figures as F
-
-    dump = open_dump(args.dump)
-    if not dump.video_ids:
-        raise LstmProbeError(f"{args.dump}: the dump has no finished video")
-    vid = args.video or dump.video_ids[0]
-    v = dump.video(vid)
-    rep = analyse_channels([v])
-    chans = _int_list(args.channels) or [int(c) for c in rep.order[:3]]
-    if any(not 0 <= c < v.channels for c in chans):
-        raise LstmProbeError(f"--channels must lie in 0..{v.channels - 1}")
-    t = min(max(args.frame, 1), v.num_frames - 1)
-    out = Path(args.out)
-    stem = vid.replace("/", "_")
-    f5 = out / f"figure5_{stem}_t{t}.{args.format}"
-    f4 = out / f"figure4_{stem}_t{t}.{args.format}"
-    F.save_image(F.figure5_montage(v, t, chans, labels=dict(enumerate(rep.labels))), f5)
-    F.save_image(F.figure4_montage(v, t, rep)[0], f4)
-    print(f"wrote {f5}\nwrote {f4}")
+    paths = export_figures(args.dump, args.video, args.frame, _int_list(args.channels),
+                           args.format, args.out)  # fmt: skip
+    print("\n".join(f"wrote {p}" for p in paths))
     return 0
 
 
@@ -360,7 +290,7 @@ def _add_import_caffe(sub) -> None:
     p.add_argument("caffemodel")
     p.add_argument("--out", required=True, help="checkpoint to write")
     p.add_argument("--model", default="lstm_pm", choices=["lstm_pm", "cpm"])
-    p.add_argument("--preset", default="paper")
+    p.add_argument("--preset", default="paper", choices=list(PRESETS))
     p.add_argument(
         "--dataset",
         default="penn",
@@ -408,59 +338,18 @@ def _add_ablate(sub) -> None:
 
 
 def cmd_ablate(args) -> int:
-    from .data import open_source
-    from .engine.ablate import compare, format_comparison, run_videos, sweep_channels
-    from .engine.infer import load_for_inference
-    from .probe.recorder import Intervention, MemoryProbe, mean_of
+    from .engine.ablate import ablate_checkpoint, format_result
     from .utils import write_json_atomic
 
-    model, _, policy, codec = load_for_inference(args.checkpoint, args.device, args.accel)
-    dev = next(model.parameters()).device
-    if not model.has_memory:
-        raise LstmProbeError(f"{args.checkpoint}: a {model.name!r} model has no memory to ablate")
-    videos = list(open_source(args.data))
-    if args.sweep:
-        result = sweep_channels(model, videos, policy, codec, args.point, args.from_frame,
-                                device=dev, progress=not args.no_progress)  # fmt: skip
-        imp = np.asarray(result["importance"])
-        top = np.argsort(-imp.mean(1))[:5]
-        print("most important channels (mean PCK drop over joints):")
-        for c in top:
-            j = int(imp[c].argmax())
-            print(
-                f"  channel {c:>2}: mean drop {imp[c].mean():5.2f}, most on {SKELETON.names[j]} ({imp[c, j]:.1f})"
-            )
-    else:
-        channels = _int_list(args.channels)
-        if not channels:
-            raise LstmProbeError("give --channels C[,C…] or --sweep")
-        value = None
-        if args.mode == "mean":  # the channels' mean over the same clips, unablated
-            rec: dict = {}
-            with MemoryProbe(model, [args.point], keep=False,
-                             on_record=lambda n, t, x: rec.__setitem__(len(rec), x)):  # fmt: skip
-                run_videos(model, videos, policy, codec, device=dev)
-            value = mean_of(rec, channels)
-        iv = Intervention(
-            args.point, channels, args.mode, frames=(args.from_frame, None), value=value
-        )
-        base = run_videos(model, videos, policy, codec, device=dev)
-        result = compare(base, run_videos(model, videos, policy, codec, [iv], dev))
-        result.update(
-            channels=channels, point=args.point, from_frame=args.from_frame, mode=args.mode
-        )
-        print(
-            f"ablating {args.point} channels {channels} from frame {args.from_frame} ({args.mode}):"
-        )
-        print(format_comparison(result))
-    result.update(checkpoint=str(args.checkpoint), data=args.data)
+    result = ablate_checkpoint(
+        args.checkpoint, args.data, _int_list(args.channels), args.sweep, args.point,
+        args.from_frame, args.mode, args.device, args.accel, not args.no_progress,
+    )  # fmt: skip
+    print(format_result(result))
     if args.out:
         write_json_atomic(args.out, result)
         print(f"wrote {args.out}")
     return 0
-
-
-BENCHMARKS = ("streaming", "fast", "probe", "train", "dashboard")
 
 
 def _add_bench(sub) -> None:
@@ -485,65 +374,12 @@ def _add_bench(sub) -> None:
     p.set_defaults(func=cmd_bench)
 
 
-def _bench_jobs(name: str, args, dev):
-    """(result key, bench module, measuring call) for one benchmark; --quick shrinks each."""
-    q = args.quick
-    if name == "streaming":
-        from .bench import streaming as b
-
-        yield name, b, lambda: b.run(
-            ["tiny"] if q else args.presets, args.accels, args.frames or (3 if q else 6), dev,
-            32 if q else 184, args.compile, 1 if q else 3,
-        )  # fmt: skip
-    elif name == "fast":
-        from .bench import fastpath as b
-
-        sizes = (2, args.frames or 6, 1) if q else (16, args.frames or 48, 2)
-        yield name, b, lambda: b.run(args.checkpoint, args.accels, *sizes, device=dev)
-    elif name == "probe":
-        from .bench import probe_cost as b
-
-        yield name, b, lambda: b.run(args.checkpoint, "auto", args.frames or (20 if q else 600),
-                                     1 if q else 3, (10, 40) if q else (250, 1000), dev)  # fmt: skip
-        if not q:  # the paper preset too, where compute dwarfs the writing
-            yield "probe_paper", b, lambda: b.run_untrained("paper", dev)
-    elif name == "train":
-        from .bench import training as b
-
-        yield (
-            name,
-            b,
-            lambda: b.run(["tiny_cpu"] if q else b.CONFIGS, 2 if q else 20, 1 if q else 3),
-        )
-    else:
-        from .bench import dashboard as b
-
-        yield name, b, lambda: b.run(args.checkpoint, *((10, 2) if q else (100, 40)))
-
-
 def cmd_bench(args) -> int:
-    from .utils import pick_device, write_json_atomic
+    from .bench import BenchOptions, run_benchmarks
 
-    unknown = [w for w in args.which if w not in (*BENCHMARKS, "all")]
-    if unknown:
-        raise LstmProbeError(f"no benchmark {unknown}; choose from {', '.join(BENCHMARKS)}, all")
-    which = (
-        list(dict.fromkeys(args.which)) if args.which and "all" not in args.which else BENCHMARKS
-    )
-    dev = pick_device(args.device)
-    if args.checkpoint is None:
-        from .demo import packaged_checkpoint
-
-        args.checkpoint = packaged_checkpoint()
-    results = {}
-    for name in which:
-        for key, module, measure in _bench_jobs(name, args, dev):
-            print(f"\n== bench {key} ==", flush=True)
-            results[key] = measure()
-            print(module.report(results[key]), flush=True)
-    if args.out:
-        write_json_atomic(args.out, results)
-        print(f"\nresults written to {args.out}")
+    options = BenchOptions(args.checkpoint, args.presets, args.accels, args.frames, args.compile,
+                           args.quick, args.device)  # fmt: skip
+    run_benchmarks(args.which, options, args.out)
     return 0
 
 

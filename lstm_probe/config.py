@@ -1,4 +1,9 @@
-"""Run configuration: YAML files in ``training/configs/`` with dotted command-line overrides.
+"""Run configuration: YAML files with dotted command-line overrides.
+
+The CPU configs ship inside the package (``lstm_probe/configs/``: ``synthetic_lstm_pm_small``,
+``synthetic_rpm_small``, ``synthetic_cpm_small``, ``tiny_cpu``) and are named without a path
+(``lstm-probe train synthetic_lstm_pm_small``); the paper's recipes are in ``training/configs/``
+of the repository.
 
 A config is a plain nested dict with four sections, each with defaults here::
 
@@ -90,10 +95,29 @@ def apply_overrides(cfg: dict, overrides: list[str]) -> dict:
     return cfg
 
 
+def packaged_configs() -> dict[str, Path]:
+    """Name -> path of every config shipped in the package."""
+    from importlib import resources
+
+    folder = Path(str(resources.files("lstm_probe") / "configs"))
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def config_path(name_or_path: str | Path) -> Path:
+    """A config file: an existing path, else the packaged config of that name."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    packaged = packaged_configs()
+    if path.stem in packaged and path.name in (path.stem, f"{path.stem}.yaml"):
+        return packaged[path.stem]
+    raise InputError(path, f"config file not found (packaged configs: {', '.join(packaged)})")
+
+
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> dict:
     cfg = DEFAULTS
     if path is not None:
-        path = Path(path)
+        path = config_path(path)
         try:
             user = yaml.safe_load(path.read_text()) or {}
         except FileNotFoundError:

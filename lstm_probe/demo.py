@@ -21,7 +21,7 @@ def packaged_checkpoint() -> Path:
 
 def run_demo(args) -> int:
     from .data import SyntheticVideos
-    from .probe.dump import dump_videos
+    from .engine.dump import DumpOptions, dump_videos
     from .probe.inspect import check_dump
 
     out = Path(args.out)
@@ -30,10 +30,7 @@ def run_demo(args) -> int:
         from .config import load_config
         from .engine.train import train
 
-        cfg_path = (
-            Path(__file__).resolve().parents[1] / "training/configs/synthetic_lstm_pm_small.yaml"
-        )
-        cfg = load_config(cfg_path if cfg_path.exists() else None)
+        cfg = load_config("synthetic_lstm_pm_small")  # shipped in the package
         print(f"[1/3] training LSTM PM (small) on the synthetic set into {out / 'train'} …")
         ckpt = Path(train(cfg, out / "train", resume=True, device=args.device)["checkpoint"])
     else:
@@ -43,9 +40,8 @@ def run_demo(args) -> int:
         split="test", num_videos=args.videos, num_frames=args.frames, occluder_prob=1.0
     )
     print(f"[2/3] dumping the memory of {len(videos)} synthetic videos × {args.frames} frames …")
-    dump = dump_videos(
-        ckpt, list(videos), out / "dump", device=args.device, accel=getattr(args, "accel", "auto")
-    )
+    options = DumpOptions(accel=getattr(args, "accel", "auto"))
+    dump = dump_videos(ckpt, list(videos), out / "dump", options, args.device)
     report = check_dump(dump)
     print(report["text"])
     if args.no_serve:

@@ -79,3 +79,10 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def progress_bar(enabled: bool, iterable=None, **kwargs):
+    """A tqdm bar that does nothing when ``enabled`` is false (same calls either way)."""
+    from tqdm import tqdm
+
+    return tqdm(iterable, disable=not enabled, **kwargs)

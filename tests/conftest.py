@@ -16,11 +16,11 @@ def tiny_checkpoint(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_dump(tiny_checkpoint, tmp_path_factory):
     from lstm_probe.data import SyntheticVideos
-    from lstm_probe.probe.dump import dump_videos
+    from lstm_probe.engine.dump import DumpOptions, dump_videos
 
     out = tmp_path_factory.mktemp("dump") / "d"
     videos = SyntheticVideos(split="test", num_videos=2, num_frames=8, occluder_prob=1.0)
     # plain fp32: the exactness tests compare it with a clip forward
     return dump_videos(
-        tiny_checkpoint, list(videos), out, progress=False, device="cpu", accel="plain"
+        tiny_checkpoint, list(videos), out, DumpOptions(accel="plain"), "cpu", progress=False
     )

@@ -16,10 +16,11 @@ from lstm_probe.data import SyntheticVideos
 from lstm_probe.demo import packaged_checkpoint
 from lstm_probe.engine import accel as accel_mod
 from lstm_probe.engine.accel import Accel, accel_of, resolve_accel
-from lstm_probe.engine.infer import load_for_inference, stream_video
+from lstm_probe.engine.dump import DumpOptions, dump_videos
+from lstm_probe.engine.infer import load_for_inference
+from lstm_probe.engine.stream import crops_for, stream_video
 from lstm_probe.models import build_model
 from lstm_probe.models.layers import ImageTrunk, pool
-from lstm_probe.probe.dump import dump_videos
 from lstm_probe.probe.inspect import check_dump
 from lstm_probe.probe.store import VideoDumpWriter, map_stats, open_dump
 from lstm_probe.utils import InputError
@@ -102,7 +103,7 @@ def test_bf16_stream_of_the_demo_model_finds_the_same_joints():
     runs = {}
     for mode in ("plain", "bf16"):
         model, _, policy, codec = load_for_inference(packaged_checkpoint(), "cpu", Accel(mode))
-        runs[mode] = list(stream_video(model, video, policy, codec, "cpu"))
+        runs[mode] = list(stream_video(model, video, crops_for(video, policy), codec, "cpu"))
     for a, b in zip(runs["plain"], runs["bf16"]):
         assert b.belief.dtype == torch.float32
         assert (a.belief - b.belief).abs().max() < 0.03
@@ -127,7 +128,8 @@ def test_compiled_step_matches_eager():
 
 def test_bf16_dump_keeps_the_memory_identities(tiny_checkpoint, tiny_dump, tmp_path):
     videos = list(SyntheticVideos(split="test", num_videos=2, num_frames=8, occluder_prob=1.0))
-    out = dump_videos(tiny_checkpoint, videos, tmp_path / "d", progress=False, accel=Accel("bf16"))
+    options = DumpOptions(accel=Accel("bf16"))
+    out = dump_videos(tiny_checkpoint, videos, tmp_path / "d", options, progress=False)
     assert check_dump(out)["ok"]
     fast, plain = open_dump(out), open_dump(tiny_dump)
     assert [v["accel"] for v in fast.manifest["videos"]] == ["bf16", "bf16"]

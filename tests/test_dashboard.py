@@ -172,8 +172,8 @@ def test_ablation_view_and_importance_matrix(tiny_dump, tmp_path):
     import json
     import shutil
 
+    from lstm_probe.engine.rerun import rerun
     from lstm_probe.probe.recorder import Intervention
-    from lstm_probe.probe.rerun import rerun
 
     dump = tmp_path / "dump"
     shutil.copytree(tiny_dump, dump)
@@ -221,7 +221,7 @@ def test_ablation_needs_the_unchanged_checkpoint(tiny_dump, tmp_path):
 
 def test_switching_between_several_dumps(tiny_dump, tiny_checkpoint, tmp_path):
     from lstm_probe.data import SyntheticVideos
-    from lstm_probe.probe.dump import dump_videos
+    from lstm_probe.engine.dump import dump_videos
 
     other = dump_videos(tiny_checkpoint, list(SyntheticVideos(split="val", num_videos=1, num_frames=5)),
                         tmp_path / "other", progress=False)  # fmt: skip

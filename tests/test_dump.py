@@ -8,8 +8,8 @@ import torch
 from lstm_probe.checkpoint import load_checkpoint
 from lstm_probe.cli import main
 from lstm_probe.data import SyntheticVideos
+from lstm_probe.engine.dump import dump_videos
 from lstm_probe.probe.analysis import analyse_channels
-from lstm_probe.probe.dump import dump_videos
 from lstm_probe.probe.inspect import check_dump, memory_identity_errors
 from lstm_probe.probe.recorder import MemoryProbe
 from lstm_probe.probe.store import open_dump
@@ -80,7 +80,7 @@ def test_grid_point_lands_on_the_right_frame_pixel():
 def test_interrupted_dump_resumes_and_keeps_finished_files(tiny_checkpoint, tmp_path, monkeypatch):
     videos = list(SyntheticVideos(split="test", num_videos=3, num_frames=6))
     out = tmp_path / "d"
-    import lstm_probe.probe.dump as D
+    import lstm_probe.engine.dump as D
 
     real = D._dump_one
     calls = {"n": 0}

@@ -146,7 +146,7 @@ def test_probe_points_present_and_free():
     model = build_model("lstm_pm", "tiny").eval()
     names = {n.split(".")[-1] for n, m in model.named_modules() if isinstance(m, ProbePoint)}
     assert set(LSTM_POINTS) <= names
-    assert {"belief_out", "initial_belief"} <= names
+    assert {"belief", "initial_belief"} <= names
     assert not any(m._forward_hooks for m in model.modules())
 
 

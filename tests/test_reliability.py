@@ -19,13 +19,14 @@ from hypothesis import strategies as st
 
 from lstm_probe.checkpoint import read_checkpoint
 from lstm_probe.cli import main
+from lstm_probe.config import config_path
 from lstm_probe.data.penn_action import PennAction
 from lstm_probe.data.video import read_keypoints_json
 from lstm_probe.probe.store import open_dump
 from lstm_probe.utils import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "training/configs/tiny_cpu.yaml"
+TINY = config_path("tiny_cpu")
 FUZZ = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from lstm_probe.cli import main
-from lstm_probe.config import load_config
+from lstm_probe.config import config_path, load_config
 from lstm_probe.engine.train import TrainingError, pose_loss, train
 from lstm_probe.metrics import pck as P
 from lstm_probe.skeleton import SKELETON
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "training/configs/tiny_cpu.yaml"
+TINY = config_path("tiny_cpu")
 
 
 def test_loss_is_caffe_euclidean_summed_over_stages():
@@ -38,12 +38,14 @@ def _losses(run):
 
 def test_training_lowers_the_loss_on_a_fixed_batch():
     from lstm_probe.data import ClipDataset, SyntheticVideos
-    from lstm_probe.engine.train import build_codec_policy, build_model_from_config, build_optimizer
+    from lstm_probe.data import build_codec_policy
+    from lstm_probe.engine.train import build_optimizer
+    from lstm_probe.models import build_model_from_config
 
     cfg = load_config(TINY)
     torch.manual_seed(0)
-    model = build_model_from_config(cfg)
-    codec, policy = build_codec_policy(cfg, model)
+    model = build_model_from_config(cfg["model"])
+    codec, policy = build_codec_policy(cfg, model.config.input_size)
     ds = ClipDataset(SyntheticVideos(num_videos=10, num_frames=8), 3, policy, codec, num_samples=4)
     batch = torch.utils.data.default_collate([ds[i] for i in range(4)])
     opt = build_optimizer(model, {**cfg["optim"], "lr": 3e-3})
@@ -188,10 +190,11 @@ def test_single_image_pretraining_and_init_from(tmp_path):
     cfg = load_config(TINY, ["--optim.steps=2", "--run.pretrain_single_image=true"])
     train(cfg, tmp_path / "single", progress=False, device="cpu")
     from lstm_probe.checkpoint import load_checkpoint
-    from lstm_probe.engine.train import build_model_from_config, init_from_checkpoint
+    from lstm_probe.engine.train import init_from_checkpoint
+    from lstm_probe.models import build_model_from_config
 
     src, _ = load_checkpoint(tmp_path / "single/checkpoint.pt")
-    rpm = build_model_from_config(load_config(TINY, ["--model.name=rpm"]))
+    rpm = build_model_from_config(load_config(TINY, ["--model.name=rpm"])["model"])
     copied = init_from_checkpoint(rpm, tmp_path / "single/checkpoint.pt")
     assert "initial.conv7.weight" in copied and not any(k.startswith("lstm.") for k in copied)
     assert torch.equal(
@@ -226,14 +229,16 @@ def test_multiscale_eval_combines_beliefs_on_the_frame(capsys, tmp_path):
     from lstm_probe.data import SyntheticVideos
     from lstm_probe.demo import packaged_checkpoint
     from lstm_probe.engine.evaluate import collect
-    from lstm_probe.engine.infer import stream_video_multiscale, test_policy
+    from lstm_probe.engine.infer import test_policy
+    from lstm_probe.engine.stream import BoxCrops, stream_video
     from lstm_probe.transforms.heatmaps import HeatmapCodec
 
     model, payload = load_checkpoint(packaged_checkpoint())
     video = SyntheticVideos(split="test", num_videos=1, num_frames=6)[0]
     policy, codec = test_policy(model, payload), HeatmapCodec(128)
     single = collect(model, [video], policy, codec)[0]["pred"]
-    one = np.stack([k for _, k, _ in stream_video_multiscale(model, video, policy, codec, [1.0])])
+    crops = BoxCrops(policy, video.annotations.bbox)
+    one = np.stack([r.keypoints for r in stream_video(model, video, crops, codec, scales=[1.0])])
     # one scale through frame-space maps ≈ the grid decode (bicubic vs parabola refinement)
     assert np.median(np.linalg.norm(one - single, axis=-1)) < 1.5
     assert (

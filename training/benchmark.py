@@ -37,7 +37,6 @@ from lstm_probe.metrics import pck as P
 from lstm_probe.utils import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "training/configs"
 RUNS = {
     "lstm_pm_T5": ("synthetic_lstm_pm_small.yaml", []),
     "rpm": ("synthetic_rpm_small.yaml", []),
@@ -98,7 +97,7 @@ def main() -> None:
     records_for_oracle = None
     for name in names:
         cfg_file, overrides = RUNS[name]
-        cfg = load_config(CONFIGS / cfg_file, overrides + (QUICK if args.quick else []))
+        cfg = load_config(cfg_file, overrides + (QUICK if args.quick else []))
         out = runs_dir / name
         ckpt = out / "checkpoint.pt"
         done = ckpt.exists() and read_checkpoint(ckpt)["meta"].get("step") == cfg["optim"]["steps"]

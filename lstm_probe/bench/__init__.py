@@ -17,3 +17,87 @@ JSON; docs/performance.md is made from one such run):
 ``dashboard``   server latency of frame and channel changes on a 100-frame dump
 ==============  ===========================================================================
 """
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from ..utils import LstmProbeError, write_json_atomic
+
+BENCHMARKS = ("streaming", "fast", "probe", "train", "dashboard")
+
+
+@dataclass
+class BenchOptions:
+    """What ``lstm-probe bench`` takes; ``quick`` shrinks every benchmark to check it runs."""
+
+    checkpoint: str | None = None  # a trained LSTM PM (default: the demo's)
+    presets: Sequence[str] = ("small", "paper")
+    accels: Sequence[str] = ("plain", "fp32", "bf16")
+    frames: int | None = None
+    compile: bool = False
+    quick: bool = False
+    device: str = "auto"
+
+
+def _jobs(name: str, o: BenchOptions, dev) -> Iterator[tuple]:
+    """(result key, bench module, measuring call) for one benchmark."""
+    q = o.quick
+    if name == "streaming":
+        from . import streaming as b
+
+        yield name, b, lambda: b.run(
+            ["tiny"] if q else o.presets, o.accels, o.frames or (3 if q else 6), dev,
+            32 if q else 184, o.compile, 1 if q else 3,
+        )  # fmt: skip
+    elif name == "fast":
+        from . import fastpath as b
+
+        sizes = (2, o.frames or 6, 1) if q else (16, o.frames or 48, 2)
+        yield name, b, lambda: b.run(o.checkpoint, o.accels, *sizes, device=dev)
+    elif name == "probe":
+        from . import probe_cost as b
+
+        yield name, b, lambda: b.run(o.checkpoint, "auto", o.frames or (20 if q else 600),
+                                     1 if q else 3, (10, 40) if q else (250, 1000), dev)  # fmt: skip
+        if not q:  # the paper preset too, where compute dwarfs the writing
+            yield "probe_paper", b, lambda: b.run_untrained("paper", dev)
+    elif name == "train":
+        from . import training as b
+
+        yield (
+            name,
+            b,
+            lambda: b.run(["tiny_cpu"] if q else b.CONFIGS, 2 if q else 20, 1 if q else 3),
+        )
+    else:
+        from . import dashboard as b
+
+        yield name, b, lambda: b.run(o.checkpoint, *((10, 2) if q else (100, 40)))
+
+
+def run_benchmarks(which: Sequence[str], options: BenchOptions, out: str | None = None) -> dict:
+    """Run the named benchmarks (empty or ``all``: every one), printing each report as it
+    finishes -> {key: result}; ``out`` writes them all as JSON."""
+    from ..utils import pick_device
+
+    unknown = [w for w in which if w not in (*BENCHMARKS, "all")]
+    if unknown:
+        raise LstmProbeError(f"no benchmark {unknown}; choose from {', '.join(BENCHMARKS)}, all")
+    names = list(dict.fromkeys(which)) if which and "all" not in which else list(BENCHMARKS)
+    dev = pick_device(options.device)
+    if options.checkpoint is None:
+        from ..demo import packaged_checkpoint
+
+        options.checkpoint = str(packaged_checkpoint())
+    results = {}
+    for name in names:
+        for key, module, measure in _jobs(name, options, dev):
+            print(f"\n== bench {key} ==", flush=True)
+            results[key] = measure()
+            print(module.report(results[key]), flush=True)
+    if out:
+        write_json_atomic(out, results)
+        print(f"\nresults written to {out}")
+    return results

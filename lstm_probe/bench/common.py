@@ -8,10 +8,15 @@ import statistics
 import time
 from datetime import datetime, timezone
 
+import numpy as np
 import torch
 from torch import nn
 
-from ..engine.accel import Accel, accel_of, bf16_native, step_of
+from ..data.video import ArrayVideo, Video
+from ..engine.accel import Accel, bf16_native
+from ..engine.stream import FixedCrops, stream_video
+from ..transforms.augment import CropPolicy
+from ..transforms.heatmaps import HeatmapCodec
 
 
 def cpu_name() -> str:
@@ -63,20 +68,19 @@ def percentile(xs, q: float) -> float:
     return float(xs[k])
 
 
-def stream_ms(model: nn.Module, frames: list[torch.Tensor], device: torch.device) -> list[float]:
-    """ms per frame of streaming ``frames`` through a prepared model (its accel), one clip."""
-    accel, step = accel_of(model), step_of(model)
-    out, state = [], None
-    with torch.inference_mode():
-        for f in frames:
-            x = accel.input(f)
-            sync(device)
-            t = time.perf_counter()
-            with accel.autocast(device):
-                state = step(x, state).state
-            sync(device)
-            out.append((time.perf_counter() - t) * 1000)
-    return out
+def stream_ms(model: nn.Module, video: Video, device: torch.device) -> list[float]:
+    """ms per frame of the model step alone, streaming ``video`` (frames at the model's input
+    size, cropped as they are) through a prepared model in its accel."""
+    size = model.config.input_size
+    crops = FixedCrops(CropPolicy(size), np.eye(2, 3))
+    codec = HeatmapCodec(size)
+    return [r.step_ms for r in stream_video(model, video, crops, codec, device, timed=True)]
+
+
+def random_video(size: int, frames: int, seed: int = 1) -> ArrayVideo:
+    """``frames`` random uint8 frames of ``size``² — input for timing only."""
+    rng = np.random.default_rng(seed)
+    return ArrayVideo("random", rng.integers(0, 256, (frames, size, size, 3), dtype=np.uint8))
 
 
 def conv_peak(accel: Accel, device: torch.device, size: int = 184, repeats: int = 3) -> float:

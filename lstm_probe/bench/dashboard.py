@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..data import SyntheticVideos
-from ..probe.dump import dump_videos
+from ..engine.dump import dump_videos
 from .common import header, machine, percentile, table
 
 

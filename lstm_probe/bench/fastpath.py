@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from ..data import SyntheticVideos
+from ..engine.dump import DumpOptions, dump_videos
 from ..engine.evaluate import collect, score
 from ..engine.infer import load_for_inference
-from ..probe.dump import dump_videos
 from ..probe.inspect import memory_identity_errors
 from ..probe.store import open_dump
 from .common import header, machine, table
@@ -55,7 +55,7 @@ def run(
             fps, beliefs, records = _stream_all(model, test, policy, codec, device)
             pck = score(records)["pck@0.2"]["overall"]
             out = dump_videos(checkpoint, test[:dump_videos_n], Path(tmp) / mode,
-                              device=device, progress=False, accel=mode)  # fmt: skip
+                              DumpOptions(accel=mode), device, progress=False)  # fmt: skip
             dump = open_dump(out)
             mem = [dump.video(v).memory[()].astype(np.float32) for v in dump.video_ids]
             dump.close()

@@ -20,8 +20,9 @@ from pathlib import Path
 import torch
 
 from ..data import SyntheticVideos
-from ..engine.infer import load_for_inference, stream_video
-from ..probe.dump import dump_model, dump_videos, dumped_points
+from ..engine.dump import DumpOptions, dump_model, dump_videos
+from ..engine.infer import load_for_inference
+from ..engine.stream import crops_for, stream_video
 from ..probe.recorder import MemoryProbe
 from .common import header, machine, median, table
 
@@ -58,17 +59,15 @@ def run(
     video = _video(frames)
 
     def stream() -> None:
-        for _ in stream_video(model, video, policy, codec, device):
+        for _ in stream_video(model, video, crops_for(video, policy), codec, device):
             pass
 
     def recording() -> None:
-        current = {}
-        with MemoryProbe(model, dumped_points(False, False), keep=False,
-                         on_record=lambda n, t, x: current.__setitem__(n, x[0])):  # fmt: skip
+        with MemoryProbe(model, DumpOptions().points, keep="latest"):
             stream()
 
     def detached() -> None:
-        MemoryProbe(model, dumped_points(False, False), keep=False).__enter__().remove()
+        MemoryProbe(model, DumpOptions().points, keep="none").__enter__().remove()
         stream()
 
     tmp = Path(tempfile.mkdtemp())
@@ -140,7 +139,7 @@ def _child(checkpoint: str, frames: int, accel: str, out: str) -> None:
     if frames == 0:
         load_for_inference(checkpoint, "cpu", accel)
         return
-    dump_videos(checkpoint, [_video(frames)], out, device="cpu", progress=False, accel=accel)
+    dump_videos(checkpoint, [_video(frames)], out, DumpOptions(accel=accel), "cpu", progress=False)
 
 
 def report(result: dict) -> str:

@@ -16,9 +16,10 @@ import time
 
 import torch
 
+from ..data.video import ArrayVideo
 from ..engine.accel import Accel, resolve_accel
 from ..models import build_model, frame_flops
-from .common import conv_peak, header, machine, median, stream_ms, table
+from .common import conv_peak, header, machine, median, random_video, stream_ms, table
 
 
 def run(
@@ -45,8 +46,8 @@ def run(
         first_fl, later_fl = frame_flops(base["lstm_pm"], 2)
         cpm_fl = frame_flops(base["cpm"], 1)[0]
         s = base["lstm_pm"].config.input_size
-        gen = torch.Generator().manual_seed(1)
-        clip = [torch.rand(1, 3, s, s, generator=gen).sub(0.5).to(device) for _ in range(frames)]
+        clip = random_video(s, frames)
+        warm = ArrayVideo("warm-up", clip.array[:3])
         for accel in modes:
             if accel.compile:  # dynamo's cache of `step` is shared by every instance: start anew
                 torch._dynamo.reset()
@@ -54,8 +55,8 @@ def run(
             t0 = time.perf_counter()
             # warm-up: allocator, oneDNN caches, compilation (3 frames: the frame index turns
             # dynamic at its second new value, the last recompilation)
-            stream_ms(lstm, clip[:3], device)
-            stream_ms(cpm, clip[:3], device)
+            stream_ms(lstm, warm, device)
+            stream_ms(cpm, warm, device)
             warmup_s = time.perf_counter() - t0
             lt, ct = [], []
             for _ in range(rounds):  # interleaved, so a burst of noise hits both models alike

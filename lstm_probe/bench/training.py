@@ -18,24 +18,20 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ..config import load_config
-from ..engine.train import build_dataset, build_model_from_config, train
+from ..config import config_path, load_config
+from ..data import build_dataset
+from ..engine.train import train
+from ..models import build_model_from_config
 from .common import header, machine, median, table
 
 CONFIGS = ("synthetic_lstm_pm_small", "synthetic_rpm_small", "synthetic_cpm_small")
 
 
-def config_path(name: str) -> Path:
-    p = Path(name)
-    if p.suffix == ".yaml" and p.exists():
-        return p
-    return Path(__file__).resolve().parents[2] / "training" / "configs" / f"{name}.yaml"
-
-
 def loader_rate(cfg: dict, batches: int) -> float:
     """Clips/s the configured data pipeline supplies with no model attached."""
     batch = int(cfg["optim"]["batch_size"])
-    dataset = build_dataset(cfg, build_model_from_config(cfg), (batches + 2) * batch, seed=1)
+    size = build_model_from_config(cfg["model"]).config.input_size
+    dataset = build_dataset(cfg, size, (batches + 2) * batch, seed=1)
     workers = int(cfg["run"]["workers"])
     loader = iter(DataLoader(dataset, batch_size=batch, num_workers=workers))
     next(loader), next(loader)  # workers started, first batches ready
@@ -50,8 +46,6 @@ def run(configs=CONFIGS, steps: int = 20, warmup: int = 3, overrides=()) -> dict
     rows = []
     for name in configs:
         path = config_path(name)
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no such training config")
         cfg = load_config(path, list(overrides))
         with tempfile.TemporaryDirectory() as tmp:
             train(cfg, tmp, device="cpu", progress=False, max_steps=warmup + steps)

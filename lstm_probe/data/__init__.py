@@ -8,13 +8,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-
-from ..utils import InputError
+from .build import build_codec_policy, build_dataset, build_videos
 from .clips import ClipDataset, make_sample
 from .jhmdb import SubJHMDB
 from .penn_action import PennAction
+from .sources import open_source, select_videos
 from .synthetic import SyntheticConfig, SyntheticVideos
 from .video import Annotations, Video, open_video
 
@@ -26,38 +24,11 @@ __all__ = [
     "SyntheticConfig",
     "SyntheticVideos",
     "Video",
+    "build_codec_policy",
+    "build_dataset",
+    "build_videos",
     "make_sample",
     "open_source",
     "open_video",
+    "select_videos",
 ]
-
-
-def open_source(spec: str, keypoints: str | None = None, **synthetic) -> Sequence[Video]:
-    """Videos named by a source string (see module doc); ``synthetic`` overrides its config."""
-    kind, _, rest = spec.partition(":")
-    if kind == "synthetic" and not Path(spec).exists():
-        parts = rest.split(":") if rest else []
-        cfg = dict(synthetic)
-        cfg.setdefault("split", parts[0] if parts and parts[0] else "test")
-        if len(parts) > 1:
-            cfg["num_videos"] = int(parts[1])
-        if len(parts) > 2:
-            cfg["num_frames"] = int(parts[2])
-        cfg.setdefault("num_videos", 8)
-        return SyntheticVideos(**cfg)
-    if kind == "penn" and rest:
-        root, _, split = rest.rpartition(":") if rest.count(":") else (rest, "", "test")
-        if split not in ("train", "test", "all"):
-            root, split = rest, "test"
-        return PennAction(root, split)
-    if kind == "jhmdb" and rest:
-        parts = rest.split(":")
-        if len(parts) < 2 or parts[1] not in ("1", "2", "3"):
-            raise InputError(None, "sub-JHMDB source is jhmdb:ROOT:K[:train|test], K in 1, 2, 3")
-        return SubJHMDB(parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "test")
-    path = Path(spec)
-    if not path.exists():
-        raise InputError(
-            spec, "no such file or folder (sources: synthetic, penn:ROOT, jhmdb:ROOT:K, a path)"
-        )
-    return [open_video(path, keypoints)]

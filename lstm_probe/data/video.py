@@ -73,6 +73,21 @@ class Video:
             raise IndexError(f"{self.video_id}: frame {t} out of range 0..{self.num_frames - 1}")
 
 
+class ArrayVideo(Video):
+    """Frames held in an array (F, H, W, 3) uint8 BGR — generated input (benchmarks, tests)."""
+
+    def __init__(self, video_id: str, frames: np.ndarray, annotations=None, attrs=None):
+        self.video_id = video_id
+        self.array = frames
+        self.num_frames = len(frames)
+        self.annotations = annotations or Annotations()
+        self.attrs = dict(attrs or {})
+
+    def frame(self, t: int) -> np.ndarray:
+        self._check_index(t)
+        return self.array[t]
+
+
 class VideoList:
     """A dataset as a sequence of videos (Penn Action, sub-JHMDB): ``len``, index, iterate."""
 

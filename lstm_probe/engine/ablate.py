@@ -17,23 +17,12 @@ import torch
 from ..data.video import Video
 from ..metrics import pck as P
 from ..models import PoseMachine
-from ..probe.recorder import Intervention
+from ..probe.recorder import Intervention, MemoryProbe, mean_of
 from ..skeleton import SKELETON
 from ..transforms.augment import CropPolicy
 from ..transforms.heatmaps import HeatmapCodec
+from ..utils import LstmProbeError, progress_bar
 from .evaluate import collect, score
-
-
-def run_videos(
-    model: PoseMachine,
-    videos: Sequence[Video],
-    policy: CropPolicy,
-    codec: HeatmapCodec,
-    interventions: Sequence[Intervention] = (),
-    device: torch.device | str = "cpu",
-) -> list[dict]:
-    """evaluate.collect with interventions attached for every video."""
-    return collect(model, videos, policy, codec, device, interventions=interventions)
 
 
 def joint_pck(records: list[dict], alpha: float = 0.2, from_frame: int = 0) -> np.ndarray:
@@ -82,17 +71,13 @@ def sweep_channels(
 
     With ``channels`` only those are swept; the other rows of the matrix are NaN."""
     videos = list(videos)
-    base = joint_pck(run_videos(model, videos, policy, codec, device=device), alpha, from_frame)
+    base = joint_pck(collect(model, videos, policy, codec, device), alpha, from_frame)
     C = model.config.hidden_channels
     rows = np.full((C, len(base)), np.nan)
-    it = range(C) if channels is None else list(channels)
-    if progress:
-        from tqdm import tqdm
-
-        it = tqdm(it, desc="ablate channels", unit="channel")
-    for c in it:
+    todo = range(C) if channels is None else list(channels)
+    for c in progress_bar(progress, todo, desc="ablate channels", unit="channel"):
         iv = Intervention(point, [c], "zero", frames=(from_frame, None))
-        ablated = run_videos(model, videos, policy, codec, [iv], device)
+        ablated = collect(model, videos, policy, codec, device, interventions=[iv])
         rows[c] = base - joint_pck(ablated, alpha, from_frame)
     return {
         "point": point,
@@ -103,6 +88,101 @@ def sweep_channels(
         "importance": rows.tolist(),
         "videos": [v.video_id for v in videos],
     }
+
+
+def ablate_channels(
+    model: PoseMachine,
+    videos: Sequence[Video],
+    policy: CropPolicy,
+    codec: HeatmapCodec,
+    channels: Sequence[int],
+    point: str = "cell",
+    from_frame: int = 0,
+    mode: str = "zero",
+    device: torch.device | str = "cpu",
+) -> dict:
+    """Ablate ``channels`` of ``point`` together from ``from_frame`` on and compare with the
+    unablated run (:func:`compare`). ``mode="mean"`` replaces them by their mean over the same
+    clips, unablated (the reference run is recorded first)."""
+    C = model.config.hidden_channels
+    bad = [c for c in channels if not 0 <= c < C]
+    if not channels or bad:
+        raise LstmProbeError(f"--channels must be channels in 0..{C - 1}, got {list(channels)}")
+    value = None
+    if mode == "mean":
+        seen: dict = {}
+        with MemoryProbe(model, [point], keep="none",
+                         on_record=lambda n, t, x: seen.__setitem__(len(seen), x)):  # fmt: skip
+            base = collect(model, videos, policy, codec, device)
+        value = mean_of(seen, channels)
+    else:
+        base = collect(model, videos, policy, codec, device)
+    iv = Intervention(point, list(channels), mode, frames=(from_frame, None), value=value)
+    result = compare(base, collect(model, videos, policy, codec, device, interventions=[iv]))
+    result.update(channels=list(channels), point=point, from_frame=from_frame, mode=mode)
+    return result
+
+
+def ablate_checkpoint(
+    checkpoint,
+    data: str,
+    channels: Sequence[int] | None = None,
+    sweep: bool = False,
+    point: str = "cell",
+    from_frame: int = 0,
+    mode: str = "zero",
+    device=None,
+    accel: str = "plain",
+    progress: bool = True,
+) -> dict:
+    """``lstm-probe ablate``: ``channels`` together (:func:`ablate_channels`) or, with ``sweep``,
+    every channel alone (:func:`sweep_channels`) on the videos of ``data``."""
+    from ..data import open_source
+    from .infer import load_for_inference
+
+    model, _, policy, codec = load_for_inference(checkpoint, device, accel)
+    dev = next(model.parameters()).device
+    if not model.has_memory:
+        raise LstmProbeError(f"{checkpoint}: a {model.name!r} model has no memory to ablate")
+    videos = [v for v in open_source(data) if v.annotations.labelled]
+    if not videos:
+        raise LstmProbeError(f"{data}: no annotated video: an ablation is scored against labels")
+    if sweep:
+        result = sweep_channels(model, videos, policy, codec, point, from_frame, device=dev,
+                                progress=progress)  # fmt: skip
+    elif not channels:
+        raise LstmProbeError("give --channels C[,C…] or --sweep")
+    else:
+        result = ablate_channels(model, videos, policy, codec, channels, point, from_frame, mode,
+                                 dev)  # fmt: skip
+    result.update(checkpoint=str(checkpoint), data=data)
+    return result
+
+
+def format_result(result: dict) -> str:
+    """A sweep's top channels, or an ablation's table."""
+    if "importance" in result:
+        return format_sweep(result)
+    head = (
+        f"ablating {result['point']} channels {result['channels']} from frame "
+        f"{result['from_frame']} ({result['mode']}):"
+    )
+    return head + "\n" + format_comparison(result)
+
+
+def format_sweep(result: dict, top: int = 5) -> str:
+    """The ``top`` channels of a sweep by mean PCK drop over joints, each with its joint."""
+    imp = np.asarray(result["importance"])
+    mean = np.nanmean(imp, 1)
+    order = [c for c in np.argsort(-np.nan_to_num(mean, nan=-np.inf)) if np.isfinite(mean[c])]
+    lines = ["most important channels (mean PCK drop over joints):"]
+    for c in order[:top]:
+        j = int(np.nanargmax(imp[c]))
+        lines.append(
+            f"  channel {c:>2}: mean drop {mean[c]:5.2f}, most on {SKELETON.names[j]} "
+            f"({imp[c, j]:.1f})"
+        )
+    return "\n".join(lines)
 
 
 def format_comparison(result: dict) -> str:
@@ -154,7 +234,9 @@ def occlusion_cut(
     def hidden_error(interventions_for):
         errs = []
         for v, start, occ in cases:
-            rec = run_videos(model, [v], policy, codec, interventions_for(start), device)[0]
+            rec = collect(
+                model, [v], policy, codec, device, interventions=interventions_for(start)
+            )[0]
             d = np.linalg.norm(rec["pred"] - rec["gt"], axis=-1)
             errs.append(d[occ[: len(d)]])
         return float(np.concatenate(errs).mean())

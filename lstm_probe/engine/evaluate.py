@@ -16,7 +16,9 @@ over scales before the arg-max, as the reference does).
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,10 +26,12 @@ import torch
 from ..data.video import Video
 from ..metrics import pck as P
 from ..models import PoseMachine
+from ..probe.recorder import MemoryProbe
 from ..skeleton import SKELETON
 from ..transforms.augment import CropPolicy
 from ..transforms.heatmaps import HeatmapCodec
-from .infer import stream_video, stream_video_multiscale
+from ..utils import LstmProbeError, atomic_path, progress_bar, write_json_atomic
+from .stream import crops_for, stream_video
 
 
 def collect(
@@ -45,30 +49,21 @@ def collect(
     that many factors spread evenly over the crop policy's scale range; ``interventions`` (see
     :class:`lstm_probe.probe.recorder.Intervention`) are attached for every video; ``beliefs``
     keeps each frame's belief maps (single scale) in the record as ``beliefs`` (F, J+1, h, w)."""
-    from ..probe.recorder import MemoryProbe
-
     out = []
-    factors = np.linspace(*policy.scale_range, scales) if scales > 1 else None
-    it = videos
-    if progress:
-        from tqdm import tqdm
-
-        it = tqdm(videos, desc="evaluate", unit="video")
-    for v in it:
+    factors = list(np.linspace(*policy.scale_range, scales)) if scales > 1 else None
+    for v in progress_bar(progress, videos, desc="evaluate", unit="video"):
         ann = v.annotations
         if ann.keypoints is None:
             continue
-        with MemoryProbe(model, [], interventions=interventions, keep=False):
-            maps = []
-            if factors is None:
-                preds = []
-                for r in stream_video(model, v, policy, codec, device, "gt"):
-                    preds.append(r.keypoints)
-                    if beliefs:
-                        maps.append(r.belief.cpu().numpy())
-            else:
-                stream = stream_video_multiscale(model, v, policy, codec, factors, device)
-                preds = [kp for _, kp, _ in stream]
+        preds, maps = [], []
+        with MemoryProbe(model, [], interventions=interventions, keep="none"):
+            stream = stream_video(
+                model, v, crops_for(v, policy, "gt"), codec, device, scales=factors
+            )
+            for r in stream:
+                preds.append(r.keypoints)
+                if beliefs and r.belief is not None:
+                    maps.append(r.belief.cpu().numpy())
         n = len(preds)
         rec = {
             "video_id": v.video_id,
@@ -83,6 +78,31 @@ def collect(
             rec["beliefs"] = np.stack(maps)
         out.append(rec)
     return out
+
+
+def evaluate_checkpoint(
+    checkpoint,
+    data: str,
+    alpha: float = 0.2,
+    scales: int = 1,
+    device=None,
+    accel: str = "plain",
+    progress: bool = True,
+) -> dict:
+    """``lstm-probe eval``: score a checkpoint on a data source -> :func:`score`'s result plus
+    what ran (checkpoint, data, model, scales, accel)."""
+    from ..data import open_source
+    from .infer import load_for_inference
+
+    model, _, policy, codec = load_for_inference(checkpoint, device, accel)
+    dev = next(model.parameters()).device
+    records = collect(model, open_source(data), policy, codec, dev, progress, scales)
+    if not records:
+        raise LstmProbeError(f"{data}: no annotated video to evaluate")
+    result = score(records, alpha)
+    result.update(checkpoint=str(checkpoint), data=data, model=model.name, scales=scales,
+                  accel=model.accel.mode)  # fmt: skip
+    return result
 
 
 def score(records: list[dict], alpha: float = 0.2) -> dict:
@@ -163,3 +183,20 @@ def format_table(result: dict, title: str = "") -> str:
         f"acceleration error {result.get('acceleration_error', float('nan')):.2f} px/frame²"
     )
     return "\n".join(lines)
+
+
+def write_result(stem, result: dict) -> list[Path]:
+    """``STEM.json`` (the whole result) and ``STEM.csv`` (groups, joints and splits at α and
+    at 0.1), each written atomically -> the two paths."""
+    stem = Path(stem)
+    write_json_atomic(stem.with_suffix(".json"), result)
+    key = f"pck@{result['alpha']:g}"
+    with atomic_path(stem.with_suffix(".csv")) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["kind", "name", key, "pck@0.1"])
+        for kind in ("groups", "joints"):
+            for name, v in result[key][kind].items():
+                w.writerow([kind, name, f"{v:.2f}", f"{result['pck@0.1'][kind][name]:.2f}"])
+        for name, e in result.get("splits", {}).items():
+            w.writerow(["split", name, f"{e[key]:.2f}", f"{e['pck@0.1']:.2f}"])
+    return [stem.with_suffix(".json"), stem.with_suffix(".csv")]

@@ -23,11 +23,10 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 
 from ..checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from ..data import ClipDataset, SyntheticVideos, open_source
-from ..models import PoseMachine, build_model
-from ..transforms.augment import CropPolicy
-from ..transforms.heatmaps import HeatmapCodec
-from ..utils import LstmProbeError, pick_device, write_json_atomic
+from ..data import build_codec_policy, build_dataset, build_videos
+from ..models import PoseMachine, build_model_from_config
+from ..utils import LstmProbeError, pick_device, progress_bar, write_json_atomic
+from .dump import dump_model, weights_sha256
 
 
 class TrainingError(LstmProbeError):
@@ -42,38 +41,6 @@ def pose_loss(stages: list[tuple[torch.Tensor, ...]], targets: torch.Tensor) -> 
         for b in beliefs:
             total = total + ((b - targets[:, t]) ** 2).sum()
     return total / (2 * batch)
-
-
-def build_model_from_config(cfg: dict) -> PoseMachine:
-    m = dict(cfg["model"])
-    name, preset = m.pop("name"), m.pop("preset", "small")
-    if "gate_bias_init" in m:
-        m["gate_bias_init"] = tuple(m["gate_bias_init"])
-    return build_model(name, preset, **m)
-
-
-def build_codec_policy(cfg: dict, model: PoseMachine) -> tuple[HeatmapCodec, CropPolicy]:
-    d = cfg["data"]
-    codec = HeatmapCodec(model.config.input_size, sigma=float(d["sigma"]))
-    crop = dict(d["crop"])
-    crop["scale_range"] = tuple(crop["scale_range"])
-    return codec, CropPolicy(input_size=model.config.input_size, **crop)
-
-
-def build_videos(cfg: dict):
-    d = cfg["data"]
-    source = d["source"]
-    if source.startswith("synthetic"):
-        split = source.partition(":")[2] or "train"
-        return SyntheticVideos(**{**d.get("synthetic", {}), "split": split})
-    return open_source(source)
-
-
-def build_dataset(cfg: dict, model: PoseMachine, num_samples: int, seed: int) -> ClipDataset:
-    """The training clips of ``cfg`` for ``model``: its videos, crop policy and target codec."""
-    codec, policy = build_codec_policy(cfg, model)
-    clip_length = int(cfg["data"]["clip_length"])
-    return ClipDataset(build_videos(cfg), clip_length, policy, codec, num_samples, seed=seed)
 
 
 def learning_rate(optim: dict, step: int) -> float:
@@ -159,7 +126,7 @@ def train(
     ckpt_path = out_dir / "checkpoint.pt"
     optim_cfg, run_cfg = cfg["optim"], cfg["run"]
     torch.manual_seed(int(run_cfg["seed"]))
-    model = build_model_from_config(cfg)
+    model = build_model_from_config(cfg["model"])
     if run_cfg.get("init_from"):
         init_from_checkpoint(model, run_cfg["init_from"])
     model.to(dev)
@@ -187,7 +154,9 @@ def train(
             model, device_ids=[dev.index] if dev.type == "cuda" else None
         )
     batch, steps = int(optim_cfg["batch_size"]), int(optim_cfg["steps"])
-    dataset = build_dataset(cfg, model, steps * batch * world, int(run_cfg["seed"]))
+    dataset = build_dataset(
+        cfg, model.config.input_size, steps * batch * world, int(run_cfg["seed"])
+    )
     stop = steps if max_steps is None else min(steps, start + max_steps)
     workers = int(run_cfg["workers"])
     loader = DataLoader(
@@ -198,11 +167,8 @@ def train(
         # its own generator: worker seeding must not draw from the global RNG (exact resume)
         generator=torch.Generator().manual_seed(int(run_cfg["seed"])),
     )
-    bar = None
-    if progress and rank == 0:
-        from tqdm import tqdm
-
-        bar = tqdm(total=stop - start, initial=0, desc=f"train {model.name}", unit="step")
+    bar = progress_bar(progress and rank == 0, total=stop - start, desc=f"train {model.name}",
+                       unit="step")  # fmt: skip
     log_path = out_dir / "metrics.jsonl"
     tb = _tensorboard(out_dir) if rank == 0 else None
     net.train()
@@ -250,8 +216,8 @@ def train(
                 for k, v in record.items():
                     if k != "step":
                         tb.add_scalar(f"train/{k}", v, record["step"])
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
+            if not bar.disable:
                 bar.set_postfix(loss=f"{last_loss:.3f}", clips_s=f"{record['clips_per_s']:.1f}")
             done = step + 1
             if done % int(run_cfg["checkpoint_every"]) == 0 or done == stop:
@@ -261,8 +227,7 @@ def train(
                 probe_dump(model, cfg, out_dir, done, dev)
                 model.train()
         t_last = time.perf_counter()
-    if bar is not None:
-        bar.close()
+    bar.close()
     if tb is not None:
         tb.close()
     if world > 1:
@@ -273,18 +238,14 @@ def train(
 def probe_dump(model: PoseMachine, cfg: dict, out_dir: Path, step: int, device) -> Path:
     """Instrumented training: dump the memory of a fixed probe set of clips at this step into
     ``OUT/probes/step_NNNNNN`` (the dump format), so the dashboard can show the memory forming."""
-    from ..probe.dump import dump_model, weights_sha256
-
     n = int(cfg["run"].get("probe_videos", 2))
-    source = cfg["data"]["source"]
-    if source.startswith("synthetic"):
-        syn = {**cfg["data"].get("synthetic", {}), "num_videos": n, "split": "val"}
-        syn["num_frames"] = max(24, int(syn.get("num_frames", 24)))
-        videos = list(SyntheticVideos(**syn))
+    if cfg["data"]["source"].startswith("synthetic"):
+        frames = max(24, int(cfg["data"].get("synthetic", {}).get("num_frames", 24)))
+        videos = list(build_videos(cfg, num_videos=n, split="val", num_frames=frames))
     else:
-        videos = list(open_source(source))[:n]
+        videos = list(build_videos(cfg))[:n]
     model.eval()
-    _, policy = build_codec_policy(cfg, model)
+    _, policy = build_codec_policy(cfg, model.config.input_size)
     meta = {"step": step, "run": str(out_dir)}
     return dump_model(
         model,

@@ -36,6 +36,7 @@ __all__ = [
     "ProbePoint",
     "StreamState",
     "build_model",
+    "build_model_from_config",
     "count_parameters",
     "frame_flops",
 ]
@@ -51,6 +52,15 @@ def build_model(
     if overrides:
         cfg = replace(cfg, **overrides)
     return MODELS[name](cfg)
+
+
+def build_model_from_config(section: dict) -> PoseMachine:
+    """From a config's ``model`` table: ``name``, ``preset`` (default small) and any
+    :class:`ModelConfig` field overriding the preset."""
+    fields_ = dict(section)
+    name, preset = fields_.pop("name"), fields_.pop("preset", "small")
+    config = ModelConfig.from_dict({**preset_config(preset).to_dict(), **fields_})
+    return build_model(name, config=config)
 
 
 def frame_flops(model: PoseMachine, frames: int = 2) -> list[int]:
@@ -72,3 +82,19 @@ def frame_flops(model: PoseMachine, frames: int = 2) -> list[int]:
                 state = meta.step(torch.empty(1, 3, s, s, device="meta"), state).state
             out.append(counter.get_total_flops())
     return out
+
+
+def model_table(preset: str, names: list[str] | None = None) -> str:
+    """``lstm-probe info``: parameters and per-frame FLOPs of each model of a preset."""
+    lines = [
+        f"preset {preset}",
+        f"{'model':<8} {'params':>12} {'GFLOPs frame 1':>15} {'GFLOPs frame t>1':>17}  grid",
+    ]
+    for name in names or list(MODELS):
+        model = build_model(name, preset)
+        first, later = frame_flops(model, 2)
+        lines.append(
+            f"{name:<8} {count_parameters(model):>12,} {first / 1e9:>15.2f} {later / 1e9:>17.2f}"
+            f"  {model.grid_size}×{model.grid_size} from {model.config.input_size}"
+        )
+    return "\n".join(lines)

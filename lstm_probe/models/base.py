@@ -53,7 +53,7 @@ class PoseMachine(nn.Module):
         super().__init__()
         self.config = cfg
         self.center = CenterMap(cfg)
-        self.belief_out = ProbePoint()  # the belief of every frame
+        self.belief = ProbePoint()  # the belief of every frame (probe point "belief")
 
     @property
     def grid_size(self) -> int:

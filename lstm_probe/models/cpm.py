@@ -48,5 +48,5 @@ class ConvolutionalPoseMachine(PoseMachine):
         for feat, gen in zip(self.stage_features, self.generators):
             belief = gen(torch.cat([torch.relu(feat(trunk)), belief, center], dim=1))
             stages.append(belief)
-        belief = self.belief_out(belief, frame=t)
+        belief = self.belief(belief, frame=t)
         return FrameOutput(belief, tuple(stages), StreamState(t))

@@ -50,5 +50,5 @@ class LSTMPoseMachine(PoseMachine):
             supervised = ()
         x = torch.cat([features, prev_belief, self.center(batch)], dim=1)  # (B, 48, h, w)
         h, c = self.lstm(x, memory, frame=t)
-        belief = self.belief_out(self.generator(h), frame=t)
+        belief = self.belief(self.generator(h), frame=t)
         return FrameOutput(belief, (*supervised, belief), StreamState(t, belief, h, c))

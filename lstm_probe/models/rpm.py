@@ -40,5 +40,5 @@ class RecurrentPoseMachine(PoseMachine):
         else:
             t, prev, supervised = state.frame + 1, state.belief, ()
         x = torch.cat([features, prev, self.center(frame.shape[0])], dim=1)
-        belief = self.belief_out(self.generator(x), frame=t)
+        belief = self.belief(self.generator(x), frame=t)
         return FrameOutput(belief, (*supervised, belief), StreamState(t, belief))

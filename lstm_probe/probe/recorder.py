@@ -14,7 +14,9 @@ actually passed — are removed with the hooks, and never touch the model's weig
 
 One record per (point, frame index): the index comes from the model (the ``frame`` keyword each
 probe point is called with), so a module that runs once per frame is never overwritten. Records
-are detached (and cast / channel-sliced when asked). Hooks are removed in ``finally`` — after an
+are detached (and cast / channel-sliced when asked). ``keep="all"`` holds every record in
+``records``; ``keep="latest"`` only each point's last one in ``latest`` (streaming: memory stays
+flat in video length); ``keep="none"`` hands records to ``on_record`` alone. Hooks are removed in ``finally`` — after an
 exception too — and a requested point that never fired raises :class:`ProbeError`.
 
 Points are named as in :mod:`lstm_probe.models.conv_lstm` (``prev_cell``, ``forget_term``,
@@ -31,8 +33,6 @@ from torch import nn
 
 from ..models import LSTM_POINTS, MEMORY_PHASES, PoseMachine, ProbePoint
 from ..utils import LstmProbeError
-
-MODEL_POINTS = {"belief": "belief_out", "initial_belief": "initial_belief"}
 
 
 class ProbeError(LstmProbeError):
@@ -94,18 +94,21 @@ def mean_of(records: dict[int, torch.Tensor], channels: Sequence[int]) -> torch.
 
 
 def probe_points(model: nn.Module) -> dict[str, ProbePoint]:
-    """Public point name -> module, for every probe point the model has."""
+    """Point name -> module, for every :class:`ProbePoint` the model has: the name is the
+    module's own attribute name (``belief``, ``initial_belief``, ``lstm.cell`` -> ``cell``), so a
+    new probe point in a model needs no edit here."""
     model = getattr(model, "module", model)
     out: dict[str, ProbePoint] = {}
-    for public, attr in MODEL_POINTS.items():
-        mod = getattr(model, attr, None)
+    for path, mod in model.named_modules():
         if isinstance(mod, ProbePoint):
-            out[public] = mod
-    lstm = getattr(model, "lstm", None)
-    if lstm is not None:
-        for name in LSTM_POINTS:
-            out[name] = getattr(lstm, name)
+            name = path.rpartition(".")[2]
+            if name in out:
+                raise ProbeError(f"two probe points are named {name!r} in {type(model).__name__}")
+            out[name] = mod
     return out
+
+
+KEEP_MODES = ("all", "latest", "none")
 
 
 class MemoryProbe:
@@ -116,7 +119,7 @@ class MemoryProbe:
         channels: Sequence[int] | None = None,
         dtype: torch.dtype | None = None,
         on_record: Callable[[str, int, torch.Tensor], None] | None = None,
-        keep: bool = True,
+        keep: str = "all",
         interventions: Sequence[Intervention] = (),
     ):
         available = probe_points(model)
@@ -131,8 +134,11 @@ class MemoryProbe:
         hooked = dict.fromkeys([*self.points, *(i.point for i in self.interventions)])
         self.modules = {p: available[p] for p in hooked}
         self.channels = None if channels is None else torch.as_tensor(list(channels))
+        if keep not in KEEP_MODES:
+            raise ProbeError(f"keep must be one of {', '.join(KEEP_MODES)}, got {keep!r}")
         self.dtype, self.on_record, self.keep = dtype, on_record, keep
         self.records: dict[str, dict[int, torch.Tensor]] = {p: {} for p in self.points}
+        self.latest: dict[str, torch.Tensor] = {}  # keep="latest": the last record of each point
         self.changed: dict[str, list[int]] = {}  # frames at which each point was intervened on
         self.fired: set[str] = set()
         self._handles: list = []
@@ -152,14 +158,16 @@ class MemoryProbe:
             if name not in self.records:
                 return replaced
             x = output.detach()
-            if self.channels is not None and name not in MODEL_POINTS:
+            if self.channels is not None and name in LSTM_POINTS:
                 x = x.index_select(1, self.channels.to(x.device))
             if self.dtype is not None:
                 x = x.to(self.dtype)
             self.fired.add(name)
             if self.on_record is not None:
                 self.on_record(name, int(frame), x)
-            if self.keep:
+            if self.keep == "latest":
+                self.latest[name] = x
+            elif self.keep == "all":
                 if frame in self.records[name]:
                     raise ProbeError(
                         f"frame {frame} of {name!r} recorded twice in one probe session: "

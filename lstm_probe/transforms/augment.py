@@ -15,7 +15,7 @@ mapped back onto the original frame exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -38,6 +38,19 @@ class CropPolicy:
     rotation: float = 40.0
     flip_prob: float = 0.5
     fit_fraction: float = 0.8
+
+    @classmethod
+    def from_config(cls, crop: dict, input_size: int) -> CropPolicy:
+        """From a config's (or a checkpoint's) ``data.crop`` table; lists become tuples."""
+        known = {f.name for f in fields(cls)} - {"input_size"}
+        if not isinstance(crop, dict) or set(crop) - known:
+            raise ValueError(
+                f"data.crop must be a table with keys from {sorted(known)}, got {crop!r}"
+            )
+        crop = dict(crop)
+        if "scale_range" in crop:
+            crop["scale_range"] = tuple(float(v) for v in crop["scale_range"])
+        return cls(input_size=input_size, **crop)
 
     def sample(self, rng: np.random.Generator) -> ClipTransform:
         return ClipTransform(

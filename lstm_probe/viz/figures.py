@@ -19,6 +19,7 @@ from ..metrics.pck import box_size, pck_hits
 from ..probe.analysis import ChannelReport
 from ..probe.store import PHASES, STATS, DumpVideo
 from ..skeleton import SKELETON
+from .draw import draw_pose
 from .overlay import map_to_frame, overlay, scale_limits
 
 FIG5_COLUMNS = (
@@ -37,28 +38,6 @@ class OverlayStyle:
     alpha: float = 0.7
     scale: str = "channel"  # "channel": one scale per row; "global": one for the whole figure
     clip_percentile: float | None = 99.0
-
-
-def draw_pose(
-    rgb: np.ndarray,
-    keypoints: np.ndarray,
-    color: tuple[int, int, int] | None = None,
-    thickness: int = 2,
-    hollow: np.ndarray | None = None,
-) -> np.ndarray:
-    """Draw a skeleton (J, 2) on a copy of an RGB image; ``hollow`` marks joints (e.g. occluded)."""
-    out = rgb.copy()
-    pts = [tuple(int(round(v)) for v in p) for p in keypoints]
-    hexes = SKELETON.edge_colors()
-    for (a, b), hx in zip(SKELETON.edges, hexes):
-        c = color or tuple(int(hx[i : i + 2], 16) for i in (1, 3, 5))
-        cv2.line(out, pts[a], pts[b], c, thickness, cv2.LINE_AA)
-    for j, p in enumerate(pts):
-        filled = hollow is None or not hollow[j]
-        cv2.circle(
-            out, p, thickness + 1, color or (255, 255, 255), -1 if filled else 1, cv2.LINE_AA
-        )
-    return out
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:

@@ -1,0 +1,67 @@
+"""Data sources by one string, as the command line takes them (``--data SOURCE``):
+
+- ``synthetic[:SPLIT[:N[:FRAMES]]]`` — the built-in synthetic set (default split test, 8 videos)
+- ``penn:ROOT[:SPLIT]`` — Penn Action at ROOT (split train, test or all; default test)
+- ``jhmdb:ROOT:K[:SUBSET]`` — sub-JHMDB split K = 1, 2, 3 (subset train or test; default test)
+- a video file or a folder of frames — one's own footage
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..utils import InputError
+from .jhmdb import SubJHMDB
+from .penn_action import PennAction
+from .synthetic import SyntheticVideos
+from .video import Video, open_video
+
+
+def open_source(spec: str, keypoints: str | None = None, **synthetic) -> Sequence[Video]:
+    """Videos named by a source string (see module doc); ``synthetic`` overrides its config."""
+    kind, _, rest = spec.partition(":")
+    if kind == "synthetic" and not Path(spec).exists():
+        parts = rest.split(":") if rest else []
+        cfg = dict(synthetic)
+        cfg.setdefault("split", parts[0] if parts and parts[0] else "test")
+        if len(parts) > 1:
+            cfg["num_videos"] = int(parts[1])
+        if len(parts) > 2:
+            cfg["num_frames"] = int(parts[2])
+        cfg.setdefault("num_videos", 8)
+        return SyntheticVideos(**cfg)
+    if kind == "penn" and rest:
+        root, _, split = rest.rpartition(":") if rest.count(":") else (rest, "", "test")
+        if split not in ("train", "test", "all"):
+            root, split = rest, "test"
+        return PennAction(root, split)
+    if kind == "jhmdb" and rest:
+        parts = rest.split(":")
+        if len(parts) < 2 or parts[1] not in ("1", "2", "3"):
+            raise InputError(None, "sub-JHMDB source is jhmdb:ROOT:K[:train|test], K in 1, 2, 3")
+        return SubJHMDB(parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "test")
+    path = Path(spec)
+    if not path.exists():
+        raise InputError(
+            spec, "no such file or folder (sources: synthetic, penn:ROOT, jhmdb:ROOT:K, a path)"
+        )
+    return [open_video(path, keypoints)]
+
+
+def select_videos(videos: Sequence[Video], spec: str | None) -> list[Video]:
+    """The videos named by ``spec``: comma-separated video ids or indices (None: all)."""
+    if not spec:
+        return list(videos)
+    by_id = {v.video_id: v for v in videos}
+    out = []
+    for s in (s.strip() for s in spec.split(",")):
+        if not s:
+            continue
+        if s in by_id:
+            out.append(by_id[s])
+        elif s.isdigit() and int(s) < len(videos):
+            out.append(videos[int(s)])
+        else:
+            raise InputError(None, f"--videos: no video {s!r} in this source")
+    return out

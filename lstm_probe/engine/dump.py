@@ -1,0 +1,218 @@
+"""``lstm-probe dump``: stream videos through LSTM PM with the probe attached, frame by frame, into
+a dump directory (see :mod:`lstm_probe.probe.store`).
+
+Memory use is flat in video length: each frame's probe records are written and dropped before the
+next frame runs. Videos finished by an earlier, interrupted run are skipped (their files are not
+touched); the partial one is redone from its start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..checkpoint import load_checkpoint
+from ..data.video import Video
+from ..models import GATE_POINTS, MEMORY_PHASES
+from ..probe.recorder import MemoryProbe
+from ..probe.store import (
+    Dump,
+    VideoDumpWriter,
+    map_stats,
+    new_manifest,
+    safe_video_id,
+    save_manifest,
+)
+from ..transforms.augment import CropPolicy
+from ..transforms.heatmaps import HeatmapCodec
+from ..utils import InputError, pick_device, progress_bar, sha256_file
+from .accel import accel_of, resolve_accel
+from .infer import test_policy
+from .stream import crops_for, stream_video
+
+
+@dataclass(frozen=True)
+class DumpOptions:
+    """What a dump records and how it streams.
+
+    ``frames``: (start, stop) frame range (stop None: to the end); ``channels``: memory channels
+    to keep (None: all); ``gates`` / ``hidden``: also store the four gates / the hidden state;
+    ``crop``: ``auto``, ``gt`` or ``track`` (:func:`lstm_probe.engine.stream.crops_for`);
+    ``accel``: the inference mode (:mod:`lstm_probe.engine.accel`), recorded per video.
+    """
+
+    frames: tuple[int, int | None] = (0, None)
+    channels: tuple[int, ...] | None = None
+    gates: bool = False
+    hidden: bool = False
+    crop: str = "auto"
+    accel: str = "auto"
+
+    @property
+    def points(self) -> list[str]:
+        """The probe points recorded: the four memory phases, the belief, and on request the
+        gates and the hidden state."""
+        return (
+            [*MEMORY_PHASES, "belief"]
+            + (list(GATE_POINTS) if self.gates else [])
+            + (["hidden"] if self.hidden else [])
+        )
+
+
+def dump_videos(
+    checkpoint: str | Path,
+    videos: Sequence[Video],
+    out: str | Path,
+    options: DumpOptions = DumpOptions(),
+    device: str | None = None,
+    progress: bool = True,
+    policy: CropPolicy | None = None,
+) -> Path:
+    """Dump a checkpoint's memory on ``videos`` into ``out``; each video's manifest entry
+    records the inference mode it was dumped with."""
+    dev = pick_device(device)
+    model, payload = load_checkpoint(checkpoint, dev)
+    resolve_accel(options.accel, dev).prepare(model)
+    if not model.has_memory:
+        raise InputError(checkpoint, f"a {model.name!r} model has no LSTM memory to dump")
+    source = {
+        "path": str(checkpoint),
+        "sha256": sha256_file(checkpoint),
+        "meta": _plain(payload.get("meta", {})),
+    }
+    preset = payload["model"].get("preset")
+    policy = policy or test_policy(model, payload)
+    return dump_model(model, videos, out, source, preset, policy, options, dev, progress)
+
+
+def weights_sha256(model) -> str:
+    """A fingerprint of a model in memory (for dumps made during training)."""
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def dump_model(
+    model,
+    videos: Sequence[Video],
+    out: str | Path,
+    source: dict,
+    preset: str | None,
+    policy: CropPolicy,
+    options: DumpOptions = DumpOptions(),
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> Path:
+    """Dump a model held in memory. ``source`` describes it (path, sha256, meta) in the manifest."""
+    out = Path(out)
+    dev = torch.device(device)
+    cfg = model.config
+    channels = options.channels
+    if channels is not None and any(not 0 <= c < cfg.hidden_channels for c in channels):
+        raise InputError(None, f"channels must lie in 0..{cfg.hidden_channels - 1}")
+    C = cfg.hidden_channels if channels is None else len(channels)
+    (out / "videos").mkdir(parents=True, exist_ok=True)
+    if (out / "manifest.json").exists():
+        manifest = Dump(out).manifest
+        if manifest["checkpoint"]["sha256"] != source["sha256"]:
+            raise InputError(out, "holds a dump of another checkpoint; choose a new --out")
+    else:
+        model_info = {"name": model.name, "preset": preset, "config": cfg.to_dict()}
+        manifest = new_manifest(model_info, source, C, cfg.grid_size, options.points)
+        manifest["channel_indices"] = (
+            list(range(cfg.hidden_channels)) if channels is None else list(channels)
+        )
+    codec = HeatmapCodec(cfg.input_size)
+    entries = {v["video_id"]: v for v in manifest["videos"]}
+    with progress_bar(progress, total=len(videos), desc="dump", unit="video") as bar:
+        for video in videos:
+            vid = video.video_id
+            fname = f"videos/{safe_video_id(vid)}.h5"
+            e = entries.get(vid)
+            if e is not None and e.get("status") == "done" and (out / e["file"]).is_file():
+                bar.update(1)
+                continue
+            e = {"video_id": vid, "file": fname, "status": "partial"}
+            if vid not in entries:
+                manifest["videos"].append(e)
+            else:
+                manifest["videos"][[v["video_id"] for v in manifest["videos"]].index(vid)] = e
+            entries[vid] = e
+            save_manifest(out, manifest)
+            n = _dump_one(model, video, out / fname, codec, policy, dev, options, C)
+            e.update(
+                status="done", num_frames=n, accel=accel_of(model).mode, attrs=_plain(video.attrs)
+            )
+            save_manifest(out, manifest)
+            bar.update(1)
+    return out
+
+
+def _plain(d):
+    return json.loads(
+        json.dumps(d, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    )
+
+
+def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: int) -> int:
+    """Stream one video into ``path`` (written as .tmp, renamed when complete) -> frames written."""
+    ann = video.annotations
+    start, stop = options.frames
+    first = next(iter(video.frames(start, start + 1)), None)
+    if first is None:
+        raise InputError(path, f"{video.video_id}: no frame at index {start}")
+    writer = VideoDumpWriter(
+        path,
+        video.video_id,
+        C,
+        model.config.grid_size,
+        model.config.num_joints,
+        (first.shape[1], first.shape[0]),
+        video.attrs,
+        labelled=ann.keypoints is not None,
+        flags={k: v for k, v in ann.flags.items() if k in ("occluded", "cue_visible")},
+        gates=options.gates,
+        hidden=options.hidden,
+    )
+    try:
+        probe = MemoryProbe(model, options.points, channels=options.channels, keep="latest")
+        crops = crops_for(video, policy, options.crop)
+        with probe:
+            for r in stream_video(model, video, crops, codec, dev, start, stop):
+                rec = probe.latest
+                mem = torch.stack([rec[p][0] for p in MEMORY_PHASES]).float()  # (4, C, h, w)
+                stats = map_stats(mem).cpu().numpy()  # from the float32 maps, before rounding
+                gt = None
+                if ann.keypoints is not None:
+                    box = ann.bbox[r.index] if ann.bbox is not None else np.full(4, np.nan)
+                    gt = (ann.keypoints[r.index], ann.visibility[r.index], box)
+                gates = None
+                if options.gates:
+                    gates = torch.stack([rec[g][0] for g in GATE_POINTS]).half().cpu().numpy()
+                writer.append(
+                    r.index,
+                    r.frame,
+                    mem.half().cpu().numpy(),
+                    r.belief.float().cpu().numpy(),
+                    r.keypoints,
+                    r.confidence,
+                    r.grid_to_frame,
+                    gt=gt,
+                    gates=gates,
+                    hidden=rec["hidden"][0].half().cpu().numpy() if options.hidden else None,
+                    stats=stats,
+                )
+                probe.latest.clear()
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.n

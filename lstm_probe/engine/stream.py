@@ -1,0 +1,256 @@
+"""Streaming: the one loop that runs a model over a video, one frame and one stage at a time.
+
+Every job that runs a model on a video streams through :func:`stream_video` — ``infer``,
+``eval`` (single- and multi-scale), ``dump``, the ablation re-run of a dumped video and the
+benchmarks. Interventions and recording are not its business: a caller attaches a
+:class:`~lstm_probe.probe.recorder.MemoryProbe` around the stream.
+
+Where each frame is cropped is a :class:`Crops` policy:
+
+- :class:`BoxCrops` (``gt``): a square of fixed scale (set once per video from the first person
+  box) centred on each frame's annotated box — the reference test protocol, which leaks the
+  ground-truth box (reference-implementation.md §4.1);
+- :class:`TrackCrops` (``track``): the same square centred on the previous frame's confident
+  predicted joints (the first frame: a given box, or the whole frame) — for one's own footage;
+- :class:`StoredCrops`: the crops a dump recorded (its ``grid_to_frame`` affines), so a dumped
+  video re-runs on exactly the crops it was dumped with.
+
+Each yielded :class:`FrameResult` carries the frame's ``grid_to_frame`` affine, so beliefs,
+memory maps and keypoints can be put back on the original frame.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from ..data.video import Video
+from ..models import PoseMachine
+from ..transforms.augment import ClipTransform, CropPolicy
+from ..transforms.geometric import (
+    compose,
+    grid_to_crop,
+    grid_to_frame,
+    invert,
+    to_network_input,
+    warp_frame,
+)
+from ..transforms.heatmaps import HeatmapCodec
+from ..utils import InputError
+from .accel import accel_of, step_of
+
+CROP_MODES = ("auto", "gt", "track")
+
+
+@dataclass
+class FrameResult:
+    index: int
+    frame: np.ndarray  # uint8 BGR, original size
+    keypoints: np.ndarray  # (J, 2) frame pixels
+    confidence: np.ndarray  # (J,) peak belief (multi-scale: of the summed maps / scales)
+    grid_to_frame: np.ndarray | None = None  # (2, 3); None for multi-scale results
+    belief: torch.Tensor | None = None  # (J+1, h, w) on the model's device; None multi-scale
+    step_ms: float | None = None  # the model step alone, when streamed with ``timed=True``
+
+
+def _box_center(box: np.ndarray) -> np.ndarray:
+    return (np.asarray(box[:2], float) + np.asarray(box[2:], float)) / 2
+
+
+def fixed_box(center: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """A (1, 4) box of fixed ``size`` around ``center``: the crop keeps one scale for a video."""
+    half = np.asarray(size, float) / 2
+    return np.array([[*(center - half), *(center + half)]])
+
+
+class Crops:
+    """Where frame t is cropped: ``frame_to_crop`` per frame and scale; ``observe`` sees each
+    frame's prediction (a tracking policy follows it)."""
+
+    def __init__(self, policy: CropPolicy):
+        self.policy = policy
+
+    def transforms(self, scales: Sequence[float] | None) -> list[ClipTransform]:
+        if scales is None:
+            return [self.policy.test_transform()]
+        return [ClipTransform(scale=float(s)) for s in scales]
+
+    def frame_to_crop(self, t: int, frame: np.ndarray, transform: ClipTransform) -> np.ndarray:
+        raise NotImplementedError
+
+    def grid_to_frame(self, t: int, affine: np.ndarray, stride: int) -> np.ndarray:
+        return grid_to_frame(affine, stride)
+
+    def observe(self, keypoints: np.ndarray, confidence: np.ndarray) -> None:
+        pass
+
+
+class _FixedScaleCrops(Crops):
+    """A square of one scale per video (from the first box) around a per-frame centre."""
+
+    def __init__(self, policy: CropPolicy):
+        super().__init__(policy)
+        self.center: np.ndarray | None = None
+        self.box_size: np.ndarray | None = None
+
+    def _box(self, t: int, frame: np.ndarray) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def frame_to_crop(self, t, frame, transform):
+        box = self._box(t, frame)
+        if box is not None:
+            self.center = _box_center(box)
+            if self.box_size is None:
+                self.box_size = np.asarray(box[2:], float) - np.asarray(box[:2], float)
+        return self.policy.frame_to_crop(fixed_box(self.center, self.box_size), transform)[0]
+
+
+class BoxCrops(_FixedScaleCrops):
+    """Centred on each frame's annotated person box (``bboxes`` (F, 4))."""
+
+    def __init__(self, policy: CropPolicy, bboxes: np.ndarray):
+        super().__init__(policy)
+        self.bboxes = bboxes
+
+    def _box(self, t, frame):
+        return np.asarray(self.bboxes[t], float)
+
+
+class TrackCrops(_FixedScaleCrops):
+    """Centred on the previous frame's confident joints (≥ 3 above ``min_confidence``)."""
+
+    def __init__(self, policy: CropPolicy, first_box=None, min_confidence: float = 0.2):
+        super().__init__(policy)
+        self.first_box, self.min_confidence = first_box, min_confidence
+
+    def _box(self, t, frame):
+        if self.center is not None:
+            return None
+        h, w = frame.shape[:2]
+        return np.asarray(
+            self.first_box if self.first_box is not None else (0, 0, w - 1, h - 1), float
+        )
+
+    def observe(self, keypoints, confidence):
+        good = confidence > self.min_confidence
+        if good.sum() >= 3:
+            pts = keypoints[good]
+            self.center = (pts.min(0) + pts.max(0)) / 2
+
+
+class FixedCrops(Crops):
+    """One ``frame_to_crop`` affine for every frame (e.g. frames already at the input size)."""
+
+    def __init__(self, policy: CropPolicy, frame_to_crop: np.ndarray):
+        super().__init__(policy)
+        self.affine = np.asarray(frame_to_crop, np.float64)
+
+    def frame_to_crop(self, t, frame, transform):
+        return self.affine
+
+
+class StoredCrops(Crops):
+    """The crops a dump recorded: ``grid_to_frame`` (F, 2, 3) per frame."""
+
+    def __init__(self, policy: CropPolicy, grid_to_frame_affines: np.ndarray, stride: int):
+        super().__init__(policy)
+        self.g2f = grid_to_frame_affines
+        self.to_crop = grid_to_crop(stride)
+
+    def transforms(self, scales):
+        if scales is not None:
+            raise InputError(None, "a stored crop has one scale; multi-scale needs person boxes")
+        return [ClipTransform()]
+
+    def frame_to_crop(self, t, frame, transform):
+        return compose(self.to_crop, invert(self.g2f[t].astype(np.float64)))
+
+    def grid_to_frame(self, t, affine, stride):
+        return self.g2f[t].astype(np.float64)
+
+
+def crops_for(video: Video, policy: CropPolicy, crop: str = "auto", first_box=None) -> Crops:
+    """The crop policy ``crop`` (see :data:`CROP_MODES`) for one video: ``auto`` follows the
+    annotated boxes when the video has them, else tracks the predictions."""
+    if crop not in CROP_MODES:
+        raise InputError(None, f"crop must be one of {', '.join(CROP_MODES)}, got {crop!r}")
+    bboxes = video.annotations.bbox
+    if crop == "gt" and bboxes is None:
+        raise InputError(None, f"{video.video_id}: crop 'gt' needs person boxes; use 'track'")
+    if crop == "gt" or (crop == "auto" and bboxes is not None):
+        return BoxCrops(policy, bboxes)
+    return TrackCrops(policy, first_box)
+
+
+def stream_video(
+    model: PoseMachine,
+    video: Video,
+    crops: Crops,
+    codec: HeatmapCodec,
+    device: torch.device | str = "cpu",
+    start: int = 0,
+    stop: int | None = None,
+    scales: Sequence[float] | None = None,
+    timed: bool = False,
+) -> Iterator[FrameResult]:
+    """Stream frames ``start`` … ``stop`` of ``video`` through ``model`` (in its inference mode,
+    :mod:`lstm_probe.engine.accel`), one step per frame.
+
+    ``scales`` runs the reference's multi-scale test: one stream (own state) per scale factor,
+    each frame's joint beliefs mapped back onto the original frame and summed over scales, then
+    the arg-max (with sub-pixel refinement) on the frame. ``timed`` measures each model step
+    (synchronising the device around it) into ``step_ms``.
+    """
+    transforms = crops.transforms(scales)
+    states: list = [None] * len(transforms)
+    J = codec.num_joints
+    model.eval()
+    accel, step = accel_of(model), step_of(model)
+    device = torch.device(device)
+    with torch.inference_mode():
+        for t, frame in enumerate(video.frames(start, stop), start):
+            h, w = frame.shape[:2]
+            total = np.zeros((J, h, w), np.float32) if scales is not None else None
+            step_ms = 0.0
+            for k, transform in enumerate(transforms):
+                affine = crops.frame_to_crop(t, frame, transform)
+                crop = warp_frame(frame, affine, crops.policy.input_size)
+                x = to_network_input(crop[None], accel.memory_format).to(device)
+                if timed:
+                    _sync(device)
+                    t0 = time.perf_counter()
+                with accel.autocast(device):
+                    out = step(x, states[k])
+                if timed:
+                    _sync(device)
+                    step_ms += (time.perf_counter() - t0) * 1000
+                states[k] = out.state
+                g2f = crops.grid_to_frame(t, affine, codec.stride)
+                if total is not None:
+                    belief = out.belief[0, :J].float().cpu().numpy()
+                    f2g = invert(g2f)
+                    for j in range(J):  # outside the crop a map contributes 0, as the reference
+                        total[j] += cv2.warpAffine(
+                            belief[j], f2g, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
+                        )  # fmt: skip
+            timing = step_ms if timed else None
+            if total is not None:
+                xy, peak = codec.decode(total[None] / len(transforms))
+                yield FrameResult(t, frame, xy[0], peak[0], step_ms=timing)
+                continue
+            belief = out.belief[0].float()
+            grid_xy, conf = codec.decode(belief)
+            kp = codec.to_frame(grid_xy, g2f)
+            crops.observe(kp, conf)
+            yield FrameResult(t, frame, kp, conf, g2f.astype(np.float32), belief, timing)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
