@@ -58,6 +58,11 @@ def test_lsp_original_format_split_mapping_visibility_and_box(tmp_path):
     assert [v.video_id for v in train] == ["lsp/im0001", "lsp/im0002"]
     assert [v.video_id for v in test] == ["lsp/im0003", "lsp/im0004"]
     assert len(LSP(tmp_path / "lsp", "all")) == 4
+    assert [v.video_id for v in open_source(f"lsp:{tmp_path / 'lsp'}")] == [
+        "lsp/im0003",
+        "lsp/im0004",
+    ]
+    assert len(open_source(f"lsp:{tmp_path / 'lsp'}:train")) == 2
     v = train[0]
     assert v.num_frames == 1 and v.frame(0).shape == (H, W, 3)
     a = v.annotations

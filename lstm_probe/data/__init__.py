@@ -9,7 +9,7 @@ Single images, for the single-image pre-training (one one-frame video per person
 :mod:`lstm_probe.data.stills`):
 
 - ``lsp:ROOT[:SPLIT]`` — LSP, 2,000 images (split train = images 1–1000, test = 1001–2000, or
-  all; default train)
+  all; default test)
 - ``lsp-extended:ROOT`` — LSP-extended, 10,000 training images
 - ``mpii:ROOT[:train]`` — MPII Human Pose, every annotated person of its training images
 - ``SPEC+SPEC+…`` — several sources as one list (a "+" splits only before a source kind)

@@ -187,7 +187,7 @@ def open_single_image(kind: str, rest: str) -> VideoList:
 
     if kind == "lsp-extended":
         return LSP(rest, "train", extended=True)
-    root, split = rest, "train"
+    root, split = rest, "test" if kind == "lsp" else "train"  # test by default, as penn:ROOT
     head, sep, tail = rest.rpartition(":")
     if sep and tail in ("train", "test", "all"):
         root, split = head, tail
