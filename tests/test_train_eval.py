@@ -37,8 +37,7 @@ def _losses(run):
 
 
 def test_training_lowers_the_loss_on_a_fixed_batch():
-    from lstm_probe.data import ClipDataset, SyntheticVideos
-    from lstm_probe.data import build_codec_policy
+    from lstm_probe.data import ClipDataset, SyntheticVideos, build_codec_policy
     from lstm_probe.engine.train import build_optimizer
     from lstm_probe.models import build_model_from_config
 

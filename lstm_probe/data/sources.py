@@ -4,6 +4,17 @@
 - ``penn:ROOT[:SPLIT]`` — Penn Action at ROOT (split train, test or all; default test)
 - ``jhmdb:ROOT:K[:SUBSET]`` — sub-JHMDB split K = 1, 2, 3 (subset train or test; default test)
 - a video file or a folder of frames — one's own footage
+
+Single images, for the single-image pre-training (one one-frame video per person;
+:mod:`lstm_probe.data.stills`):
+
+- ``lsp:ROOT[:SPLIT]`` — LSP, 2,000 images (split train = images 1–1000, test = 1001–2000, or
+  all; default test)
+- ``lsp-extended:ROOT`` — LSP-extended, 10,000 training images
+- ``mpii:ROOT[:train]`` — MPII Human Pose, every annotated person of its training images
+- ``SPEC+SPEC+…`` — several sources as one list (a "+" splits only before a source kind)
+- ``repeat:T:SPEC`` — every one-frame video of SPEC shown T times, so clips of T frames can be
+  cut from it (``run.pretrain_single_image``)
 """
 
 from __future__ import annotations
@@ -12,8 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..utils import InputError
+from . import stills
 from .jhmdb import SubJHMDB
 from .penn_action import PennAction
+from .stills import ConcatVideos
 from .synthetic import SyntheticVideos
 from .video import Video, open_video
 
@@ -21,6 +34,17 @@ from .video import Video, open_video
 def open_source(spec: str, keypoints: str | None = None, **synthetic) -> Sequence[Video]:
     """Videos named by a source string (see module doc); ``synthetic`` overrides its config."""
     kind, _, rest = spec.partition(":")
+    # --- single-image sources, lists of sources and repeats (see data/stills.py) ---
+    if kind == "repeat" and not Path(spec).exists():
+        count, inner = stills.parse_repeat(spec)
+        return stills.repeat_stills(open_source(inner, keypoints, **synthetic), count)
+    listed = stills.split_sources(spec)
+    if len(listed) > 1 and not Path(spec).exists():
+        videos = [open_source(p, keypoints, **synthetic) for p in listed]
+        return ConcatVideos(videos, [p.partition(":")[0] for p in listed])
+    if kind in ("lsp", "lsp-extended", "mpii") and rest and not Path(spec).exists():
+        return stills.open_single_image(kind, rest)
+    # --- end of single-image sources ---
     if kind == "synthetic" and not Path(spec).exists():
         parts = rest.split(":") if rest else []
         cfg = dict(synthetic)
@@ -44,7 +68,9 @@ def open_source(spec: str, keypoints: str | None = None, **synthetic) -> Sequenc
     path = Path(spec)
     if not path.exists():
         raise InputError(
-            spec, "no such file or folder (sources: synthetic, penn:ROOT, jhmdb:ROOT:K, a path)"
+            spec,
+            "no such file or folder (sources: synthetic, penn:ROOT, jhmdb:ROOT:K, lsp:ROOT, "
+            "lsp-extended:ROOT, mpii:ROOT, A+B, repeat:T:SPEC, a path)",
         )
     return [open_video(path, keypoints)]
 
