@@ -27,6 +27,7 @@ browser:
 	  else echo "chromium missing: browser tests will be skipped"; fi; }
 
 test: setup browser
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q $(PYTEST_ARGS)

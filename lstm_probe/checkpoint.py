@@ -23,6 +23,15 @@ from .utils import InputError, atomic_path
 
 FORMAT = "lstm-probe-checkpoint"
 FORMAT_VERSION = 1
+DEMO_CHECKPOINT = "demo_lstm_pm_small.pt"
+
+
+def packaged_checkpoint() -> Path:
+    """The small LSTM PM shipped in the package (trained on the synthetic set), used by
+    ``lstm-probe demo``, the benchmarks and the notebooks."""
+    from importlib import resources
+
+    return Path(str(resources.files("lstm_probe") / "assets" / DEMO_CHECKPOINT))
 
 
 def save_checkpoint(

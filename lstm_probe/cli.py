@@ -20,6 +20,11 @@ from .engine.stream import CROP_MODES
 from .models import MODELS, PRESETS
 from .utils import LstmProbeError
 
+DATA_HELP = (
+    "synthetic[:split[:N[:frames]]], penn:ROOT[:split], jhmdb:ROOT:K[:subset], lsp:ROOT[:split], "
+    "lsp-extended:ROOT, mpii:ROOT, A+B, repeat:T:SPEC, a video file or a frame folder"
+)
+
 
 def _add_info(sub) -> None:
     p = sub.add_parser("info", help="parameters and per-frame FLOPs of a model")
@@ -60,33 +65,19 @@ def cmd_train(args) -> int:
 
     cfg = load_config(args.config, args.overrides)
     out = args.out or str(Path("runs") / (Path(args.config).stem if args.config else "default"))
-    summary = train(
-        cfg,
-        out,
-        resume=args.resume,
-        device=args.device,
-        progress=not args.no_progress,
-        max_steps=args.max_steps,
-    )
-    print(
-        f"done: {summary['steps']} steps, last loss {summary['loss']:.4f}, {summary['checkpoint']}"
-    )
+    s = train(cfg, out, args.resume, args.device, not args.no_progress, args.max_steps)
+    print(f"done: {s['steps']} steps, last loss {s['loss']:.4f}, {s['checkpoint']}")
     return 0
 
 
 def _add_dump(sub) -> None:
     p = sub.add_parser("dump", help="record the LSTM memory of videos into a dump directory")
     p.add_argument("checkpoint")
-    p.add_argument(
-        "--data",
-        default="synthetic",
-        help="synthetic[:split[:N[:frames]]], "
-        "penn:ROOT[:split], jhmdb:ROOT:K[:subset], a video file or a frame folder",
-    )
+    p.add_argument("--data", default="synthetic", help=DATA_HELP)
     p.add_argument("--out", required=True, help="dump directory (re-running resumes it)")
     p.add_argument("--videos", default=None, help="comma-separated video ids or indices")
-    p.add_argument("--frames", default=None, help="START:STOP frame range")
-    p.add_argument("--channels", default=None, help="comma-separated memory channels")
+    p.add_argument("--frames", type=frame_range, default=(0, None), help="START:STOP frame range")
+    p.add_argument("--channels", type=int_list, default=None, help="comma-separated channels")
     p.add_argument("--keypoints", default=None, help="keypoint JSON for a video/frame folder")
     p.add_argument("--gates", action="store_true", help="also store the four gates")
     p.add_argument("--hidden", action="store_true", help="also store the hidden state")
@@ -108,31 +99,42 @@ def _add_inference_options(
         f"where the device has native bf16, else fp32 (default {default})",
     )
     if compile:
-        p.add_argument(
-            "--compile", action="store_true", help="torch.compile the model (long videos)"
-        )
+        p.add_argument("--compile", action="store_true", help="torch.compile (long videos)")
     if progress:
         p.add_argument("--no-progress", action="store_true")
 
 
-def _int_list(spec, what="--channels"):
+def int_list(spec: str) -> tuple[int, ...]:
+    """argparse type: comma-separated integers."""
     try:
-        return None if not spec else [int(x) for x in spec.split(",")]
+        return tuple(int(x) for x in spec.split(","))
     except ValueError:
-        raise LstmProbeError(f"{what}: expected comma-separated integers, got {spec!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {spec!r}"
+        ) from None
 
 
-def _range(spec):
-    if not spec:
-        return (0, None)
+def frame_range(spec: str) -> tuple[int, int | None]:
+    """argparse type: START:STOP (either may be left out) with 0 <= START < STOP."""
     a, _, b = spec.partition(":")
     try:
         start, stop = int(a or 0), int(b) if b else None
     except ValueError:
-        raise LstmProbeError(f"--frames expects START:STOP, got {spec!r}") from None
+        raise argparse.ArgumentTypeError(f"expected START:STOP, got {spec!r}") from None
     if start < 0 or (stop is not None and stop <= start):
-        raise LstmProbeError(f"--frames {spec!r}: need 0 <= START < STOP")
+        raise argparse.ArgumentTypeError(f"{spec!r}: need 0 <= START < STOP")
     return (start, stop)
+
+
+def box(spec: str) -> tuple[float, ...]:
+    """argparse type: x1,y1,x2,y2 as four finite numbers."""
+    try:
+        values = tuple(float(v) for v in spec.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4 or not np.all(np.isfinite(values)):
+        raise argparse.ArgumentTypeError(f"expected x1,y1,x2,y2 (finite numbers), got {spec!r}")
+    return values
 
 
 def cmd_dump(args) -> int:
@@ -140,14 +142,8 @@ def cmd_dump(args) -> int:
     from .engine.dump import DumpOptions, dump_videos
 
     videos = select_videos(open_source(args.data, keypoints=args.keypoints), args.videos)
-    channels = _int_list(args.channels)
     options = DumpOptions(
-        frames=_range(args.frames),
-        channels=None if channels is None else tuple(channels),
-        gates=args.gates,
-        hidden=args.hidden,
-        crop=args.crop,
-        accel=args.accel,
+        args.frames, args.channels, args.gates, args.hidden, args.crop, args.accel
     )
     out = dump_videos(args.checkpoint, videos, args.out, options, args.device, not args.no_progress)
     print(f"dump written to {out}")
@@ -171,7 +167,7 @@ def cmd_inspect(args) -> int:
 def _add_eval(sub) -> None:
     p = sub.add_parser("eval", help="PCK of a checkpoint on a dataset, as the paper's tables")
     p.add_argument("checkpoint")
-    p.add_argument("--data", default="synthetic:test:64:24", help="a source (see dump --help)")
+    p.add_argument("--data", default="synthetic:test:64:24", help=DATA_HELP)
     p.add_argument("--alpha", type=float, default=0.2)
     p.add_argument("--scales", type=int, default=1, help="test scales (the paper uses 7)")
     p.add_argument("--out", default=None, help="write RESULT.json and RESULT.csv with this stem")
@@ -195,7 +191,7 @@ def _add_infer(sub) -> None:
     p.add_argument("checkpoint")
     p.add_argument("video", help="a video file or a folder of frames")
     p.add_argument("--out", default=None, help="output stem (default: next to the video)")
-    p.add_argument("--box", default=None, help="x1,y1,x2,y2 person box in the first frame")
+    p.add_argument("--box", type=box, default=None, help="x1,y1,x2,y2 person box in frame 0")
     _add_inference_options(p, compile=True)
     p.set_defaults(func=cmd_infer)
 
@@ -204,24 +200,11 @@ def cmd_infer(args) -> int:
     from .engine.run_infer import infer_video
     from .viz.draw import draw_pose
 
-    box = _float_list(args.box, "--box", 4)
-    paths = infer_video(args.checkpoint, args.video, draw_pose, args.out, box, args.device,
+    paths = infer_video(args.checkpoint, args.video, draw_pose, args.out, args.box, args.device,
                         not args.no_progress, accel=args.accel, compile=args.compile)  # fmt: skip
     for p in paths:
         print(f"wrote {p}")
     return 0
-
-
-def _float_list(spec, what, n):
-    if not spec:
-        return None
-    try:
-        values = tuple(float(v) for v in spec.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != n or not np.all(np.isfinite(values)):
-        raise LstmProbeError(f"{what} expects {n} comma-separated finite numbers, got {spec!r}")
-    return values
 
 
 def _add_dashboard(sub) -> None:
@@ -248,7 +231,7 @@ def _add_figures(sub) -> None:
     p.add_argument("dump")
     p.add_argument("--video", default=None, help="video id (default: the first)")
     p.add_argument("--frame", type=int, default=3, help="frame t (Figure 5 shows t-2..t)")
-    p.add_argument("--channels", default=None, help="Figure 5 rows (default: top 3 by energy)")
+    p.add_argument("--channels", type=int_list, help="Figure 5 rows (default: top 3 by energy)")
     p.add_argument("--format", default="png", choices=["png", "pdf"])
     p.add_argument("--out", default="figures")
     p.set_defaults(func=cmd_figures)
@@ -257,8 +240,7 @@ def _add_figures(sub) -> None:
 def cmd_figures(args) -> int:
     from .viz.export import export_figures
 
-    paths = export_figures(args.dump, args.video, args.frame, _int_list(args.channels),
-                           args.format, args.out)  # fmt: skip
+    paths = export_figures(args.dump, args.video, args.frame, args.channels, args.format, args.out)
     print("\n".join(f"wrote {p}" for p in paths))
     return 0
 
@@ -322,17 +304,13 @@ def cmd_import_caffe(args) -> int:
 def _add_ablate(sub) -> None:
     p = sub.add_parser("ablate", help="ablate memory channels and measure what they cause")
     p.add_argument("checkpoint")
-    p.add_argument("--data", default="synthetic:test:16:24", help="a source (see dump --help)")
-    p.add_argument("--channels", default=None, help="comma-separated channels to ablate together")
-    p.add_argument(
-        "--sweep", action="store_true", help="ablate every channel alone: importance matrix"
-    )
+    p.add_argument("--data", default="synthetic:test:16:24", help=DATA_HELP)
+    p.add_argument("--channels", type=int_list, help="comma-separated channels, ablated together")
+    p.add_argument("--sweep", action="store_true", help="each channel alone: importance matrix")
     p.add_argument("--point", default="cell", help="probe point to intervene on (default C_t)")
     p.add_argument("--from-frame", type=int, default=0, help="ablate from this frame on")
     p.add_argument("--mode", default="zero", choices=["zero", "mean"])
-    p.add_argument(
-        "--out", default=None, help="JSON result (a sweep next to a dump: DUMP/importance.json)"
-    )
+    p.add_argument("--out", help="JSON result (a sweep next to a dump: DUMP/importance.json)")
     _add_inference_options(p, default="plain")
     p.set_defaults(func=cmd_ablate)
 
@@ -342,7 +320,7 @@ def cmd_ablate(args) -> int:
     from .utils import write_json_atomic
 
     result = ablate_checkpoint(
-        args.checkpoint, args.data, _int_list(args.channels), args.sweep, args.point,
+        args.checkpoint, args.data, args.channels, args.sweep, args.point,
         args.from_frame, args.mode, args.device, args.accel, not args.no_progress,
     )  # fmt: skip
     print(format_result(result))
@@ -385,23 +363,25 @@ def cmd_bench(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="lstm-probe",
-        description="LSTM Pose Machines with probes on the video memory.",
+        prog="lstm-probe", description="LSTM Pose Machines with probes on the video memory."
     )
     parser.add_argument("--version", action="version", version=f"lstm-probe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_info(sub)
-    _add_train(sub)
-    _add_dump(sub)
-    _add_inspect(sub)
-    _add_eval(sub)
-    _add_infer(sub)
-    _add_dashboard(sub)
-    _add_figures(sub)
-    _add_demo(sub)
-    _add_import_caffe(sub)
-    _add_ablate(sub)
-    _add_bench(sub)
+    for add in (
+        _add_info,
+        _add_train,
+        _add_dump,
+        _add_inspect,
+        _add_eval,
+        _add_infer,
+        _add_dashboard,
+        _add_figures,
+        _add_demo,
+        _add_import_caffe,
+        _add_ablate,
+        _add_bench,
+    ):
+        add(sub)  # fmt: skip
     return parser
 
 

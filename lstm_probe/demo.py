@@ -9,14 +9,11 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-DEMO_CHECKPOINT = "demo_lstm_pm_small.pt"
+from .checkpoint import packaged_checkpoint
 
-
-def packaged_checkpoint() -> Path:
-    return Path(str(resources.files("lstm_probe") / "assets" / DEMO_CHECKPOINT))
+__all__ = ["packaged_checkpoint", "run_demo"]
 
 
 def run_demo(args) -> int:

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from lstm_probe.demo import packaged_checkpoint
+from lstm_probe.checkpoint import packaged_checkpoint
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 

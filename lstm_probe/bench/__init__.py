@@ -88,7 +88,7 @@ def run_benchmarks(which: Sequence[str], options: BenchOptions, out: str | None 
     names = list(dict.fromkeys(which)) if which and "all" not in which else list(BENCHMARKS)
     dev = pick_device(options.device)
     if options.checkpoint is None:
-        from ..demo import packaged_checkpoint
+        from ..checkpoint import packaged_checkpoint
 
         options.checkpoint = str(packaged_checkpoint())
     results = {}
