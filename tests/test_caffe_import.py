@@ -12,6 +12,7 @@ from lstm_probe.caffe_import import (
     export_caffe,
     gate_bias_map,
     import_caffe,
+    import_caffe_checkpoint,
     layer_map,
     read_caffemodel,
 )
@@ -210,11 +211,36 @@ def test_tampered_files_get_clear_errors(lstm_file, tmp_path):
         read_caffemodel(tmp_path / "junk.caffemodel")
 
 
+def test_import_checkpoint_records_the_datasets_crop_recipe(lstm_file, tmp_path):
+    from lstm_probe.engine.infer import test_policy
+
+    model, path = lstm_file
+    out = tmp_path / "jhmdb.pt"
+    report = import_caffe_checkpoint(path, out, "lstm_pm", "tiny", dataset="jhmdb")
+    assert len(report.mapped) == 28 and report.ignored == []
+    loaded, payload = load_checkpoint(out)
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())
+    assert payload["model"]["preset"] == "tiny"
+    meta = payload["meta"]
+    assert meta["imported_from"] == str(path) and meta["mapped"] == 28 and meta["ignored"] == []
+    # sub-JHMDB: raw-frame scales 1.2-1.8, rotation ±40°, flips half the time (§3, §4.1)
+    policy = test_policy(loaded, payload)
+    assert (policy.scale_mode, policy.scale_range) == ("raw", (1.2, 1.8))
+    assert (policy.rotation, policy.flip_prob) == (40.0, 0.5)
+    with pytest.raises(
+        ValueError, match="no crop recipe for dataset 'mpii'; choose one of penn, jhmdb"
+    ):
+        import_caffe_checkpoint(path, tmp_path / "no.pt", "lstm_pm", "tiny", dataset="mpii")
+    assert not (tmp_path / "no.pt").exists()
+
+
 def test_cli_import_writes_a_checkpoint(lstm_file, tmp_path, capsys):
     model, path = lstm_file
     out = tmp_path / "imported.pt"
     assert main(["import-caffe", str(path), "--out", str(out), "--preset", "tiny"]) == 0
-    assert "mapped" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert printed.startswith("mapped 28 layers:\n  initial.encoder.trunk.0")
+    assert printed.endswith(f"ignored 0 layers with weights: -\nwrote {out}\n")
     loaded, payload = load_checkpoint(out)
     assert payload["meta"]["imported_from"].endswith("LSTM_PENN.caffemodel")
     from lstm_probe.engine.infer import test_policy
