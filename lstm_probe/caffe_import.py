@@ -20,10 +20,14 @@ stops and names them. The Scale layers' biases become the per-gate biases (their
 weights must be 1). Nothing needs converting: our input is BGR, normalised as (x − 128)/256, the
 LSTM input is concatenated as [features, belief, centre] and the joint channels are in CPM order,
 exactly as the reference nets.
+
+:func:`import_caffe_checkpoint` writes the imported model as a checkpoint together with the
+reference's crop recipe for the dataset it was trained on (:data:`CAFFE_CROP_RECIPES`).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,10 +36,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checkpoint import save_checkpoint
 from .models import PoseMachine, build_model
 from .utils import InputError
 
 STAGES_LATER = (3, 4, 5, 6)  # the unrolled training net's later-frame stages
+
+# The authors' crop recipe per dataset (reference-implementation.md §3 "Augmentation" and §4.1),
+# recorded in an imported checkpoint as its ``data.crop`` config. ``eval``, ``dump`` and ``infer``
+# crop with it: its test transform (the mid scale, no rotation, no flip), or with
+# ``eval --scales N`` at N scales over its range.
+# - scale_mode "raw": the scale factor applies to the raw frame, with no normalisation to the
+#   person's size (transformation_PENN.m / transformation_JHMDB.m, and run_benchmark_GPU_*.m);
+# - scale_range: Penn 0.8-1.4 (training draws, and the test's scale_search 0.8:0.1:1.4), sub-JHMDB
+#   1.2-1.8 (training draws, and scale_search 1.2:0.1:1.8);
+# - rotation ±40° and flip probability 0.5: the training augmentation of both datasets.
+CAFFE_CROP_RECIPES: dict[str, dict] = {
+    "penn": {"scale_mode": "raw", "scale_range": [0.8, 1.4], "rotation": 40.0, "flip_prob": 0.5},
+    "jhmdb": {"scale_mode": "raw", "scale_range": [1.2, 1.8], "rotation": 40.0, "flip_prob": 0.5},
+}
 
 
 @lru_cache(maxsize=1)
@@ -272,6 +291,32 @@ def import_caffe(
     report.ignored = sorted(set(layers) - used)
     model.load_state_dict(state)
     return model.eval(), report
+
+
+def import_caffe_checkpoint(
+    caffemodel: str | os.PathLike,
+    out: str | os.PathLike,
+    model: str = "lstm_pm",
+    preset: str = "paper",
+    dataset: str = "penn",
+) -> ImportReport:
+    """Import a .caffemodel (see :func:`import_caffe`) and write it as a checkpoint at ``out``,
+    with the dataset's crop recipe (:data:`CAFFE_CROP_RECIPES`) and where the weights came from
+    in its meta. Returns the import report."""
+    if dataset not in CAFFE_CROP_RECIPES:
+        raise ValueError(
+            f"no crop recipe for dataset {dataset!r}; choose one of {', '.join(CAFFE_CROP_RECIPES)}"
+        )
+    net, report = import_caffe(caffemodel, model, preset)
+    meta = {
+        "imported_from": str(caffemodel),
+        "mapped": len(report.mapped),
+        "ignored": report.ignored,
+        # the crop policy `eval`, `dump` and `infer` use
+        "config": {"data": {"crop": copy.deepcopy(CAFFE_CROP_RECIPES[dataset])}},
+    }
+    save_checkpoint(out, net, preset=preset, meta=meta)
+    return report
 
 
 def export_caffe(model: PoseMachine, path: str | os.PathLike, copies: bool = True) -> Path:

@@ -283,20 +283,12 @@ def _add_import_caffe(sub) -> None:
 
 
 def cmd_import_caffe(args) -> int:
-    from .caffe_import import import_caffe
-    from .checkpoint import save_checkpoint
+    from .caffe_import import import_caffe_checkpoint
 
-    model, report = import_caffe(args.caffemodel, args.model, args.preset)
+    report = import_caffe_checkpoint(
+        args.caffemodel, args.out, args.model, args.preset, args.dataset
+    )
     print(report.text())
-    scales = {"penn": [0.8, 1.4], "jhmdb": [1.2, 1.8]}[args.dataset]
-    crop = {"scale_mode": "raw", "scale_range": scales, "rotation": 40.0, "flip_prob": 0.5}
-    meta = {
-        "imported_from": str(args.caffemodel),
-        "mapped": len(report.mapped),
-        "ignored": report.ignored,
-        "config": {"data": {"crop": crop}},  # the crop policy `eval`, `dump` and `infer` use
-    }
-    save_checkpoint(args.out, model, preset=args.preset, meta=meta)
     print(f"wrote {args.out}")
     return 0
 

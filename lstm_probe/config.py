@@ -12,7 +12,8 @@ A config is a plain nested dict with four sections, each with defaults here::
             sigma, synthetic {SyntheticConfig fields}
     optim:  name (adam | sgd), lr, momentum, weight_decay, schedule (cosine | step), warmup,
             step_size, gamma, grad_clip, batch_size, steps, caffe_lr_mult
-    run:    seed, log_every, checkpoint_every, workers, pretrain_single_image, init_from
+    run:    seed, checkpoint_every, workers, pretrain_single_image, init_from, probe_every,
+            probe_videos
 
 ``--optim.lr=3e-4`` style overrides are parsed with YAML, so numbers and lists keep their types.
 The resolved config is written into every run directory and checkpoint.
@@ -58,7 +59,6 @@ DEFAULTS: dict = {
     },
     "run": {
         "seed": 0,
-        "log_every": 10,
         "checkpoint_every": 250,
         "workers": 1,
         "pretrain_single_image": False,

@@ -64,10 +64,6 @@ class Skeleton:
             )
         return out
 
-    def joint_colors(self) -> list[str]:
-        palette = {"right": "#fd8d3c", "left": "#6baed6", "centre": "#f0f0f0"}
-        return [palette[self.side(j)] for j in range(self.num_joints)]
-
 
 SKELETON = Skeleton(
     names=(

@@ -1,6 +1,7 @@
 """The user-facing commands end to end, and the README's contract with CI."""
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -9,7 +10,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from lstm_probe.cli import main
 from lstm_probe.data import SyntheticVideos
@@ -127,13 +127,32 @@ def test_readme_commands_are_what_ci_runs():
 
 
 def test_codec_centre_map_is_the_models():
-    model = build_model("lstm_pm", "small")
-    codec = HeatmapCodec(128)
-    assert torch.allclose(
-        model.center.full[0, 0],
-        torch.from_numpy(codec.center_map(model.config.center_sigma)),
-        atol=1e-6,
-    )
+    # The reference's centre map (reference-implementation.md §1.1): a 368×368 Gaussian of sigma
+    # 21 px at the crop centre, not thresholded at test time, AVE-pooled 9/8 (rounding up) to
+    # 46×46. Ours peaks at the geometric centre (183.5, 183.5), half a pixel from the reference's
+    # 0-based (183, 183) (protocol-audit.md). Values computed here by hand, pixel by pixel.
+    def gauss(y, x):
+        return math.exp(-((y - 183.5) ** 2 + (x - 183.5) ** 2) / (2 * 21.0**2))
+
+    model = build_model("lstm_pm", "paper")
+    full = model.center.full[0, 0].numpy()
+    codec = HeatmapCodec(368).center_map(21.0)
+    assert full.shape == codec.shape == (368, 368)
+    pixels = [(183, 183), (184, 184), (183, 184), (0, 0), (367, 0), (183, 0), (100, 250), (7, 300)]
+    for y, x in pixels:
+        assert full[y, x] == pytest.approx(gauss(y, x), rel=1e-5, abs=0), (y, x)
+        assert codec[y, x] == pytest.approx(gauss(y, x), rel=1e-5, abs=0), (y, x)
+    assert full[0, 0] > 0  # not thresholded (training's < 0.01 -> 0 would zero it)
+    pooled = model.center(1)[0, 0].numpy()
+    assert pooled.shape == (46, 46)
+    # full 9×9 windows, and the last one clipped at the border: Caffe divides by 8·8, not 81
+    for gy, gx in ((22, 22), (20, 25), (2, 2)):
+        window = [
+            [gauss(y, x) for x in range(8 * gx, 8 * gx + 9)] for y in range(8 * gy, 8 * gy + 9)
+        ]
+        assert pooled[gy, gx] == pytest.approx(np.mean(window), rel=1e-5, abs=0), (gy, gx)
+    corner = [[gauss(y, x) for x in range(360, 368)] for y in range(360, 368)]
+    assert pooled[45, 45] == pytest.approx(np.mean(corner), rel=1e-5, abs=0)
 
 
 def test_demo_train_retrains_then_dumps_with_the_new_model(tmp_path, monkeypatch, capsys):

@@ -3,6 +3,7 @@ untrusted files are handled safely; the dashboard holds under concurrent clients
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 import scipy.io as sio
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from lstm_probe.checkpoint import read_checkpoint
@@ -79,6 +80,9 @@ def test_wrongly_shaped_penn_fields(tmp_path_factory, x, vis, bbox, n):
     mask=st.binary(max_size=200)
     | st.tuples(st.integers(0, 6), st.integers(0, 6), st.integers(0, 4)),
 )
+@example(pose=(2, 15, 3), mask=b"")  # well-formed poses, but no frames
+@example(pose=(2, 15, 0), mask=b"junk")  # no poses: the mask is read next
+@example(pose=(2, 15, 0), mask=(4, 4, 0))  # an empty video, well formed
 def test_malformed_jhmdb_annotations(tmp_path_factory, pose, mask):
     from lstm_probe.data.jhmdb import SubJHMDB
 
@@ -97,10 +101,27 @@ def test_malformed_jhmdb_annotations(tmp_path_factory, pose, mask):
         pm.write_bytes(mask)
     else:
         sio.savemat(pm, dict(part_mask=np.ones(mask, np.uint8)))
-    try:
+    # what the loader must say about these files: (file it names, its problem, fully)
+    unreadable = r"unreadable \.mat file \(.+\)|missing variable '{}'"
+    if isinstance(pose, bytes):
+        expected = (jp, unreadable.format("pos_img"))
+    elif pose[:2] != (2, 15):
+        expected = (jp, re.escape(f"pos_img has shape {pose}, expected (2, 15, T)"))
+    elif pose[2] > 0:  # no frame images at all
+        expected = (root / "Rename_Images/catch/v", f"0 frames for {pose[2]} annotated poses")
+    elif isinstance(mask, bytes):
+        expected = (pm, unreadable.format("part_mask"))
+    else:  # an empty video with a well-formed mask loads
+        expected = None
+    if expected is None:
+        assert len(SubJHMDB(root, 1, "train")) == 1
+        return
+    with pytest.raises(InputError) as info:
         SubJHMDB(root, 1, "train")
-    except InputError as e:
-        assert "catch" in str(e) or "v" in str(e)
+    path, problem = expected
+    assert info.value.path == str(path)
+    assert re.fullmatch(problem, info.value.problem), info.value.problem
+    assert str(info.value) == f"{path}: {info.value.problem}"
 
 
 json_values = st.recursive(

@@ -39,6 +39,21 @@ HEAD, SHOULDER, UPPER_ARM, FOREARM, TORSO, HIP, THIGH, SHIN = (
     0.12, 0.11, 0.17, 0.15, 0.32, 0.08, 0.24, 0.24,
 )  # fmt: skip
 J = SKELETON.index
+_HEAD_JOINT, _NECK_JOINT = J("head"), J("neck")
+# The torso is one filled quad (in drawing order); it covers the limbs between its corners.
+_TORSO_QUAD = tuple(J(n) for n in ("right_shoulder", "left_shoulder", "left_hip", "right_hip"))
+_TORSO_EDGES = tuple(
+    (J(a), J(b))
+    for a, b in (
+        ("right_shoulder", "right_hip"),
+        ("left_shoulder", "left_hip"),
+        ("right_hip", "left_hip"),
+        ("neck", "right_shoulder"),
+        ("neck", "left_shoulder"),
+    )
+)
+# The torso's depth: the mean over shoulders and hips, summed in this order.
+_TORSO_DEPTH = tuple(J(n) for n in ("right_shoulder", "left_shoulder", "right_hip", "left_hip"))
 
 
 @dataclass(frozen=True)
@@ -386,11 +401,11 @@ class SyntheticVideo(Video):
         thick = max(2, int(round(0.045 * sc.height)))
         items = []  # (depth, draw function)
         for a, b in SKELETON.edges:
-            if (a, b) in ((2, 8), (5, 11), (8, 11), (1, 2), (1, 5)):
+            if (a, b) in _TORSO_EDGES:
                 continue  # the torso quad covers these
             items.append((float(z[a] + z[b]) / 2, ("line", a, b)))
-        items.append((float(z[[2, 5, 8, 11]].mean()) - 1e-3, ("torso",)))
-        items.append((float(z[0]) + 1e-3, ("head",)))
+        items.append((float(z[list(_TORSO_DEPTH)].mean()) - 1e-3, ("torso",)))
+        items.append((float(z[_HEAD_JOINT]) + 1e-3, ("head",)))
         items.sort(key=lambda d: d[0])
         P = [tuple(int(round(v * 16)) for v in p) for p in pts]  # 4 fractional bits
         for _, item in items:
@@ -399,12 +414,14 @@ class SyntheticVideo(Video):
                 cv2.line(canvas, P[a], P[b], sc.limb_color, thick, cv2.LINE_AA, 4)
                 cv2.circle(canvas, P[b], (thick // 2) * 16, sc.limb_color, -1, cv2.LINE_AA, 4)
             elif item[0] == "torso":
-                quad = np.array([pts[2], pts[5], pts[11], pts[8]]) * 16
+                quad = np.array([pts[j] for j in _TORSO_QUAD]) * 16
                 cv2.fillConvexPoly(canvas, quad.astype(np.int32), sc.torso_color, cv2.LINE_AA, 4)
-                cv2.line(canvas, P[1], P[0], sc.limb_color, thick, cv2.LINE_AA, 4)
+                cv2.line(
+                    canvas, P[_NECK_JOINT], P[_HEAD_JOINT], sc.limb_color, thick, cv2.LINE_AA, 4
+                )
             else:
                 r = max(2, int(round(0.06 * sc.height)))
-                cv2.circle(canvas, P[0], r * 16, sc.head_color, -1, cv2.LINE_AA, 4)
+                cv2.circle(canvas, P[_HEAD_JOINT], r * 16, sc.head_color, -1, cv2.LINE_AA, 4)
         if cue:  # red glove and shoe on the person's left side only
             r = max(2, int(round(0.04 * sc.height)))
             for name in ("left_wrist", "left_ankle"):

@@ -19,7 +19,7 @@ from scipy.ndimage import map_coordinates
 
 from ..skeleton import SKELETON
 from ..transforms.geometric import apply_points, invert
-from .store import PHASES, DumpVideo
+from .store import PHASES, STATS, DumpVideo
 
 
 @dataclass
@@ -58,7 +58,8 @@ def analyse_channels(
     videos: list[DumpVideo], threshold: float = 2.0, margin: float = 1.25
 ) -> ChannelReport:
     scores = np.mean([channel_scores(v) for v in videos], 0)
-    energy = np.mean([v.stats[:, PHASES.index("cell"), :, 4].mean(0) for v in videos], 0)
+    cell, energy_stat = PHASES.index("cell"), STATS.index("energy")
+    energy = np.mean([v.stats[:, cell, :, energy_stat].mean(0) for v in videos], 0)
     labels = []
     for s in scores:
         best = np.argsort(s)[::-1]

@@ -9,7 +9,7 @@ Two scale modes:
 - ``fit``: the clip's largest box side is first normalised to ``fit_fraction`` of the crop, then
   the drawn factor applies — for footage of any size (the synthetic set, one's own video).
 
-The frame -> crop affine of every frame is returned with the crop, so the belief grid can be
+The grid -> frame affine of every frame is returned with the crop, so the belief grid can be
 mapped back onto the original frame exactly.
 """
 
@@ -102,7 +102,6 @@ def crop_clip(
     crops = np.stack([warp_frame(f, a, input_size) for f, a in zip(frames, affines)])
     out = {
         "crops": crops,
-        "frame_to_crop": affines.astype(np.float32),
         "grid_to_frame": np.stack([grid_to_frame(a, stride) for a in affines]).astype(np.float32),
     }
     if keypoints is not None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .geometric import apply_points, grid_size, grid_to_crop, invert
+from .geometric import apply_points, grid_size, grid_to_crop
 
 
 def center_map(size: int, sigma: float) -> np.ndarray:
@@ -94,9 +94,6 @@ class HeatmapCodec:
 
     def grid_to_crop_points(self, grid_xy: np.ndarray) -> np.ndarray:
         return apply_points(grid_to_crop(self.stride), grid_xy)
-
-    def crop_to_grid_points(self, crop_xy: np.ndarray) -> np.ndarray:
-        return apply_points(invert(grid_to_crop(self.stride)), crop_xy)
 
     @staticmethod
     def to_frame(grid_xy: np.ndarray, grid_to_frame: np.ndarray) -> np.ndarray:

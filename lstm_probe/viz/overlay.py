@@ -1,9 +1,9 @@
 """Maps on the belief grid -> onto the original video frame, and coloured overlays.
 
 One function does the geometry (:func:`map_to_frame`: the inverse of the frame's crop/scale,
-bilinear), one the colour (:func:`colorize` / :func:`overlay`: diverging colormap with symmetric
-normalisation for signed maps, per-channel or global scale, percentile clipping, opacity). The
-dashboard, the notebooks and figure export all call these.
+bilinear), one the colour (:func:`overlay`: diverging colormap with symmetric normalisation for
+signed maps, per-channel or global scale, percentile clipping, opacity). The dashboard, the
+notebooks and figure export all call these.
 """
 
 from __future__ import annotations
@@ -55,15 +55,6 @@ def scale_limits(
     lo = float(np.percentile(v, 100 - clip_percentile) if clip_percentile else v.min())
     hi = float(np.percentile(v, clip_percentile) if clip_percentile else v.max())
     return lo, hi if hi > lo else lo + 1.0
-
-
-def colorize(m: np.ndarray, limits: tuple[float, float], cmap: str = "RdBu_r") -> np.ndarray:
-    """(H, W) float -> (H, W, 4) float RGBA in [0, 1]; NaN is transparent."""
-    lo, hi = limits
-    norm = np.clip((np.asarray(m, np.float32) - lo) / (hi - lo), 0, 1)
-    rgba = colormaps[cmap](np.nan_to_num(norm, nan=0.5))
-    rgba[~np.isfinite(m), 3] = 0.0
-    return rgba
 
 
 @lru_cache(maxsize=16)
