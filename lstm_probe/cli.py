@@ -1,5 +1,6 @@
-"""The ``lstm-probe`` command line. Each subcommand parses its arguments and calls the package;
-heavy modules (training, the dashboard) are imported only by the commands that need them.
+"""The ``lstm-probe`` command line. Each subcommand parses its arguments, calls one function of the
+package and prints; training, the dashboard and the figures are imported only by the commands
+that need them.
 
 Errors the user can fix (a missing file, a bad checkpoint) are printed as one line naming the
 file and the problem, with exit status 2; no traceback.
@@ -14,11 +15,19 @@ import sys
 import numpy as np
 
 from . import __version__
-from .bench import BENCHMARKS
+from .bench import BENCHMARKS, BenchOptions, run_benchmarks
+from .caffe_import import CAFFE_CROP_RECIPES, import_caffe_checkpoint
+from .config import load_config
+from .data import open_source, select_videos
+from .engine.ablate import ablate_checkpoint, format_result
 from .engine.accel import ACCEL_MODES
+from .engine.dump import DumpOptions, dump_videos
+from .engine.evaluate import evaluate_checkpoint, format_table, write_result
+from .engine.run_infer import infer_video
 from .engine.stream import CROP_MODES
-from .models import MODELS, PRESETS
-from .utils import LstmProbeError
+from .models import MODELS, PRESETS, model_table
+from .probe.inspect import check_dump
+from .utils import LstmProbeError, write_json_atomic
 
 DATA_HELP = (
     "synthetic[:split[:N[:frames]]], penn:ROOT[:split], jhmdb:ROOT:K[:subset], lsp:ROOT[:split], "
@@ -35,8 +44,6 @@ def _add_info(sub) -> None:
 
 
 def cmd_info(args) -> int:
-    from .models import model_table
-
     print(model_table(args.preset, None if args.all else [args.model]))
     return 0
 
@@ -60,7 +67,6 @@ def _add_train(sub) -> None:
 def cmd_train(args) -> int:
     from pathlib import Path
 
-    from .config import load_config
     from .engine.train import train
 
     cfg = load_config(args.config, args.overrides)
@@ -138,9 +144,6 @@ def box(spec: str) -> tuple[float, ...]:
 
 
 def cmd_dump(args) -> int:
-    from .data import open_source, select_videos
-    from .engine.dump import DumpOptions, dump_videos
-
     videos = select_videos(open_source(args.data, keypoints=args.keypoints), args.videos)
     options = DumpOptions(
         args.frames, args.channels, args.gates, args.hidden, args.crop, args.accel
@@ -157,8 +160,6 @@ def _add_inspect(sub) -> None:
 
 
 def cmd_inspect(args) -> int:
-    from .probe.inspect import check_dump
-
     report = check_dump(args.dump)
     print(report["text"])
     return 0 if report["ok"] else 1
@@ -176,8 +177,6 @@ def _add_eval(sub) -> None:
 
 
 def cmd_eval(args) -> int:
-    from .engine.evaluate import evaluate_checkpoint, format_table, write_result
-
     result = evaluate_checkpoint(args.checkpoint, args.data, args.alpha, args.scales, args.device,
                                  args.accel, not args.no_progress)  # fmt: skip
     print(format_table(result, f"{result['model']} on {args.data}"))
@@ -197,7 +196,6 @@ def _add_infer(sub) -> None:
 
 
 def cmd_infer(args) -> int:
-    from .engine.run_infer import infer_video
     from .viz.draw import draw_pose
 
     paths = infer_video(args.checkpoint, args.video, draw_pose, args.out, args.box, args.device,
@@ -273,23 +271,16 @@ def _add_import_caffe(sub) -> None:
     p.add_argument("--out", required=True, help="checkpoint to write")
     p.add_argument("--model", default="lstm_pm", choices=["lstm_pm", "cpm"])
     p.add_argument("--preset", default="paper", choices=list(PRESETS))
-    p.add_argument(
-        "--dataset",
-        default="penn",
-        choices=["penn", "jhmdb"],
-        help="record the reference's test crops for this dataset (raw scales 0.8–1.4 or 1.2–1.8)",
-    )
+    p.add_argument("--dataset", default="penn", choices=list(CAFFE_CROP_RECIPES),
+                   help="record the reference's test crops for this dataset")  # fmt: skip
     p.set_defaults(func=cmd_import_caffe)
 
 
 def cmd_import_caffe(args) -> int:
-    from .caffe_import import import_caffe_checkpoint
-
     report = import_caffe_checkpoint(
         args.caffemodel, args.out, args.model, args.preset, args.dataset
     )
-    print(report.text())
-    print(f"wrote {args.out}")
+    print(f"{report.text()}\nwrote {args.out}")
     return 0
 
 
@@ -308,9 +299,6 @@ def _add_ablate(sub) -> None:
 
 
 def cmd_ablate(args) -> int:
-    from .engine.ablate import ablate_checkpoint, format_result
-    from .utils import write_json_atomic
-
     result = ablate_checkpoint(
         args.checkpoint, args.data, args.channels, args.sweep, args.point,
         args.from_frame, args.mode, args.device, args.accel, not args.no_progress,
@@ -345,8 +333,6 @@ def _add_bench(sub) -> None:
 
 
 def cmd_bench(args) -> int:
-    from .bench import BenchOptions, run_benchmarks
-
     options = BenchOptions(args.checkpoint, args.presets, args.accels, args.frames, args.compile,
                            args.quick, args.device)  # fmt: skip
     run_benchmarks(args.which, options, args.out)
@@ -359,21 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"lstm-probe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (
-        _add_info,
-        _add_train,
-        _add_dump,
-        _add_inspect,
-        _add_eval,
-        _add_infer,
-        _add_dashboard,
-        _add_figures,
-        _add_demo,
-        _add_import_caffe,
-        _add_ablate,
-        _add_bench,
-    ):
-        add(sub)  # fmt: skip
+    adders = (_add_info, _add_train, _add_dump, _add_inspect, _add_eval, _add_infer,
+              _add_dashboard, _add_figures, _add_demo, _add_import_caffe, _add_ablate, _add_bench)  # fmt: skip
+    for add in adders:
+        add(sub)
     return parser
 
 

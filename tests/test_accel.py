@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
+from lstm_probe.checkpoint import packaged_checkpoint
 from lstm_probe.cli import main
 from lstm_probe.data import SyntheticVideos
-from lstm_probe.checkpoint import packaged_checkpoint
 from lstm_probe.engine import accel as accel_mod
 from lstm_probe.engine.accel import Accel, accel_of, resolve_accel
 from lstm_probe.engine.dump import DumpOptions, dump_videos

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
+from lstm_probe.checkpoint import packaged_checkpoint
 from lstm_probe.cli import main
 from lstm_probe.data import SyntheticVideos
-from lstm_probe.checkpoint import packaged_checkpoint
 from lstm_probe.engine.accel import resolve_accel
 from lstm_probe.models import build_model
 from lstm_probe.probe.store import open_dump

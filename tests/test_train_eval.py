@@ -224,9 +224,8 @@ def test_tensorboard_is_used_when_installed(tmp_path, monkeypatch):
 
 
 def test_multiscale_eval_combines_beliefs_on_the_frame(capsys, tmp_path):
-    from lstm_probe.checkpoint import load_checkpoint
+    from lstm_probe.checkpoint import load_checkpoint, packaged_checkpoint
     from lstm_probe.data import SyntheticVideos
-    from lstm_probe.checkpoint import packaged_checkpoint
     from lstm_probe.engine.evaluate import collect
     from lstm_probe.engine.infer import test_policy
     from lstm_probe.engine.stream import BoxCrops, stream_video
