@@ -165,6 +165,32 @@ def test_manifest_file_may_not_be_a_symlink_out_of_the_dump(dump, tmp_path):
         open_dump(d).video(vid)
 
 
+def test_videos_folder_and_manifest_may_not_link_out_of_the_dump(dump, tmp_path):
+    d, _, vid = dump
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(d / "videos", elsewhere)
+    os.symlink(elsewhere, d / "videos")  # the same files, but not inside the dump
+    with pytest.raises(InputError, match="outside the dump"):
+        open_dump(d).video(vid)
+    os.unlink(d / "videos")
+    shutil.move(elsewhere, d / "videos")
+    open_dump(d).video(vid)
+    shutil.move(d / "manifest.json", tmp_path / "manifest.json")
+    os.symlink(tmp_path / "manifest.json", d / "manifest.json")
+    with pytest.raises(InputError, match="outside the dump"):
+        open_dump(d)
+
+
+def test_video_file_must_be_a_regular_file(dump):
+    d, h5, vid = dump
+    h5.unlink()
+    h5.mkdir()
+    with pytest.raises(InputError, match="not a regular file"):
+        open_dump(d).video(vid)
+    with pytest.raises(InputError, match="not a regular file"):
+        store.DumpVideo(h5)
+
+
 # ------------------------------------------------------------------ 2. dtypes, shapes, attributes
 def _set(name, fn):
     def tamper(f):
@@ -289,6 +315,8 @@ def _manifest_cases():
         "no checkpoint": (lambda m: m.pop("checkpoint"), "'checkpoint'"),
         "sha number": (lambda m: m["checkpoint"].__setitem__("sha256", 5), "'checkpoint.sha256'"),
         "joints text": (top("joints", "abc"), "'joints'"),
+        "joints null": (top("joints", None), "'joints'"),
+        "path null": (lambda m: m["checkpoint"].__setitem__("path", None), "'checkpoint.path'"),
         "points ints": (top("probe_points", [1, 2]), "'probe_points'"),
         "version text": (top("lstm_probe_version", 1), "'lstm_probe_version'"),
         "entry text": (lambda m: m["videos"].__setitem__(0, "x"), "'videos[0]'"),

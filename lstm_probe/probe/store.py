@@ -24,6 +24,17 @@ Per video (F frames, C channels, h×w grid, J joints):
 
 Nothing is pickled. Frame 0's prev_cell and forget_term are zeros (C_0 = 0), so the identities
 C_t = f⊙C_{t-1} + i⊙g and prev_cell(t) = cell(t−1) hold at every stored frame.
+
+The reader trusts nothing in a dump. Opening the manifest checks the type of every key a reader
+uses; a video's file must lie in ``DUMP/videos/`` (no ``..``, absolute path or link out of it).
+Opening a video checks, once and before any data is read: every dataset is reached by a hard
+link (no external or soft link is followed) and stored in the file itself (no external raw
+storage, no virtual dataset, no filter beyond shuffle/fletcher32/gzip/lzf, no declared but
+unstored data); dtypes and shapes are as above, with one frame count, channel count, grid and
+joint count across datasets, bounded by the ``MAX_*`` limits below and equal to the manifest's;
+the attributes num_frames, frame_width, frame_height are bounded integers that agree with the
+data. A frame's bytes are decoded only if they are a JPEG of the size the file states. Every
+refusal is an InputError naming the file and the dataset, attribute or key.
 """
 
 from __future__ import annotations
@@ -429,6 +440,8 @@ class DumpVideo:
 
     def __init__(self, path: str | os.PathLike, expect: dict[str, int] | None = None):
         self.path = path = Path(path)
+        if path.exists() and not path.is_file():  # a directory, a pipe that would block, a device
+            raise InputError(path, "dump video is not a regular file")
         try:
             self.f = h5py.File(path, "r")
         except OSError as e:
@@ -523,9 +536,9 @@ class DumpVideo:
         g = self.f["flags"]
         if not isinstance(g, h5py.Group):
             raise InputError(path, "'flags' is not a group")
+        if len(g) > MAX_FLAGS:  # counted before the names are listed
+            raise InputError(path, f"'flags' holds {len(g)} links, over {MAX_FLAGS}")
         names = list(g)
-        if len(names) > MAX_FLAGS:
-            raise InputError(path, f"'flags' holds {len(names)} datasets, over {MAX_FLAGS}")
         out = {}
         for k in names:
             d = _dataset(path, g, k)
@@ -613,15 +626,16 @@ def _manifest_problem(mpath: Path, key: str, problem: str) -> InputError:
     return InputError(mpath, f"key {key!r} {problem}")
 
 
-def _check_value(mpath: Path, obj: dict, key: str, kind, where: str = "", optional=False):
-    """obj[key] of JSON type ``kind`` (int never accepts a bool), or an InputError naming it."""
+def _check_value(mpath: Path, obj: dict, key: str, kind, where="", optional=False, null=False):
+    """obj[key] of JSON type ``kind`` (int never accepts a bool), or an InputError naming it.
+    ``optional``: the key may be missing (-> None); ``null``: its value may be null."""
     name = f"{where}{key}"
     if key not in obj:
         if optional:
             return None
         raise _manifest_problem(mpath, name, "is missing")
     v = obj[key]
-    if optional and v is None:
+    if null and v is None:
         return None
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if (isinstance(v, bool) and bool not in kinds) or not isinstance(v, kinds):
@@ -644,7 +658,7 @@ def check_manifest(mpath: Path, man) -> None:
     _check_value(mpath, man, "lstm_probe_version", str)
     model = _check_value(mpath, man, "model", dict)
     _check_value(mpath, model, "name", str, "model.")
-    _check_value(mpath, model, "preset", str, "model.", optional=True)
+    _check_value(mpath, model, "preset", str, "model.", optional=True, null=True)
     ck = _check_value(mpath, man, "checkpoint", dict)
     _check_value(mpath, ck, "sha256", str, "checkpoint.")
     _check_value(mpath, ck, "path", str, "checkpoint.", optional=True)
@@ -689,6 +703,8 @@ class Dump:
         mpath = self.path / "manifest.json"
         if not mpath.is_file():
             raise InputError(self.path, "not a dump directory (no manifest.json)")
+        if mpath.resolve().parent != self.path.resolve():
+            raise InputError(mpath, "is a link to a file outside the dump")
         if mpath.stat().st_size > MAX_MANIFEST_BYTES:
             raise InputError(mpath, f"manifest is over {MAX_MANIFEST_BYTES >> 20} MiB")
         try:
@@ -707,11 +723,16 @@ class Dump:
         name = entry["file"]
         rel = Path(name)
         videos = (self.path / "videos").resolve()
+        outside = InputError(self.path, f"video file {name!r} lies outside the dump's videos/")
         if rel.is_absolute() or ".." in rel.parts or rel.parts[:1] != ("videos",):
-            raise InputError(self.path, f"video file {name!r} lies outside the dump's videos/")
+            raise outside
+        if videos != self.path.resolve() / "videos":  # videos/ itself links elsewhere
+            raise outside
         path = (self.path / rel).resolve()
         if videos not in path.parents:
-            raise InputError(self.path, f"video file {name!r} lies outside the dump's videos/")
+            raise outside
+        if not path.is_file():
+            raise InputError(path, "dump video is missing or not a regular file")
         return path
 
     def video(self, video_id: str) -> DumpVideo:
