@@ -307,6 +307,7 @@ MAX_ATTRS_CHARS = 1 << 20  # the source_attrs JSON of one video
 # Filters a dataset may use: shuffle, fletcher32, gzip, lzf. Any other would make HDF5 look for a
 # plugin library to load.
 _FILTERS = {h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32, h5py.h5z.FILTER_DEFLATE, 32000}
+_COMPRESSION = {h5py.h5z.FILTER_DEFLATE, 32000}
 _LIMITS = {"F": MAX_FRAMES, "C": MAX_CHANNELS, "h": MAX_GRID, "w": MAX_GRID, "J": MAX_JOINTS}
 _DIM_NAMES = {"F": "frames", "C": "channels", "h": "grid rows", "w": "grid columns", "J": "joints"}
 # name: (dtype, dims); a letter is a size shared by all datasets (F frames, C channels, h×w grid,
@@ -365,7 +366,8 @@ def _check_storage(path: Path, d: h5py.Dataset) -> None:
     if d.chunks is not None and int(np.prod(d.chunks, dtype=np.int64)) * size > MAX_CHUNK_BYTES:
         raise InputError(path, f"dataset {name!r} has chunks {d.chunks}, over the size limit")
     nominal = int(np.prod(d.shape, dtype=np.int64)) * size
-    if not filters and d.id.get_storage_size() < nominal:  # the rest would be invented fill values
+    compressed = any(c in _COMPRESSION for c in filters)  # then only the MAX_* limits bound it
+    if not compressed and d.id.get_storage_size() < nominal:  # the rest: invented fill values
         raise InputError(path, f"dataset {name!r} declares {nominal} bytes but stores fewer")
 
 
