@@ -162,7 +162,9 @@ def _add_inspect(sub) -> None:
 def cmd_inspect(args) -> int:
     report = check_dump(args.dump)
     print(report["text"])
-    return 0 if report["ok"] else 1
+    if report["ok"]:
+        return 0
+    return 2 if report["invalid"] else 1  # 2: a video file was refused (bad input), as elsewhere
 
 
 def _add_eval(sub) -> None:

@@ -24,6 +24,17 @@ Per video (F frames, C channels, h×w grid, J joints):
 
 Nothing is pickled. Frame 0's prev_cell and forget_term are zeros (C_0 = 0), so the identities
 C_t = f⊙C_{t-1} + i⊙g and prev_cell(t) = cell(t−1) hold at every stored frame.
+
+The reader trusts nothing in a dump. Opening the manifest checks the type of every key a reader
+uses; a video's file must lie in ``DUMP/videos/`` (no ``..``, absolute path or link out of it).
+Opening a video checks, once and before any data is read: every dataset is reached by a hard
+link (no external or soft link is followed) and stored in the file itself (no external raw
+storage, no virtual dataset, no filter beyond shuffle/fletcher32/gzip/lzf, no declared but
+unstored data); dtypes and shapes are as above, with one frame count, channel count, grid and
+joint count across datasets, bounded by the ``MAX_*`` limits below and equal to the manifest's;
+the attributes num_frames, frame_width, frame_height are bounded integers that agree with the
+data. A frame's bytes are decoded only if they are a JPEG of the size the file states. Every
+refusal is an InputError naming the file and the dataset, attribute or key.
 """
 
 from __future__ import annotations
@@ -42,14 +53,14 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..models.conv_lstm import GATE_POINTS as GATES
+from ..models.conv_lstm import MEMORY_PHASES as PHASES
 from ..skeleton import SKELETON
 from ..utils import InputError, write_json_atomic
 
 FORMAT = "lstm-probe-dump"
 FORMAT_VERSION = 1
-PHASES = ("prev_cell", "forget_term", "input_term", "cell")
 STATS = ("mean", "abs_mean", "min", "max", "energy", "argmax_y", "argmax_x")
-GATES = ("input_gate", "forget_gate", "output_gate", "candidate")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -276,35 +287,283 @@ def _missing(value, d: h5py.Dataset) -> np.ndarray:
     return np.full(d.shape[1:], -1 if d.dtype.kind == "i" else np.nan, d.dtype)
 
 
-class DumpVideo:
-    """Lazy read access to one dumped video. Arrays are read on demand from HDF5."""
+# ------------------------------------------------------------------ reading: trust nothing
+# A dump may come from someone else. Every size a file or manifest declares is checked against
+# these limits before anything is allocated for it, and every dataset the reader uses must be a
+# plain dataset stored inside its own file.
+MAX_FRAMES = 100_000  # frames per video (about an hour at 30 fps)
+MAX_CHANNELS = 1024  # memory channels per frame
+MAX_GRID = 256  # side of the memory / belief grid
+MAX_JOINTS = 64
+MAX_FRAME_SIDE = 16_384  # frame width or height, pixels
+MAX_FRAME_PIXELS = 1 << 26  # width × height of one frame (64 Mpx: a decoded frame ≤ 192 MiB)
+MAX_FLAGS = 64  # datasets under flags/
+MAX_FLAG_VALUES = 4096  # values per frame of one flag
+MAX_CHUNK_BYTES = 64 << 20  # one HDF5 chunk (HDF5 reads a whole chunk to read one value of it)
+MAX_VIDEOS = 100_000  # videos in one manifest
+MAX_MANIFEST_BYTES = 64 << 20
+MAX_ATTRS_CHARS = 1 << 20  # the source_attrs JSON of one video
 
-    def __init__(self, path: Path):
-        self.path = path
+# Filters a dataset may use: shuffle, fletcher32, gzip, lzf. Any other would make HDF5 look for a
+# plugin library to load.
+_FILTERS = {h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32, h5py.h5z.FILTER_DEFLATE, 32000}
+_COMPRESSION = {h5py.h5z.FILTER_DEFLATE, 32000}
+_LIMITS = {"F": MAX_FRAMES, "C": MAX_CHANNELS, "h": MAX_GRID, "w": MAX_GRID, "J": MAX_JOINTS}
+_DIM_NAMES = {"F": "frames", "C": "channels", "h": "grid rows", "w": "grid columns", "J": "joints"}
+# name: (dtype, dims); a letter is a size shared by all datasets (F frames, C channels, h×w grid,
+# J joints; "J+1" the belief maps with background)
+DATASETS = {
+    "memory": ("f2", ("F", 4, "C", "h", "w")),
+    "stats": ("f4", ("F", 4, "C", len(STATS))),
+    "keypoints": ("f4", ("F", "J", 2)),
+    "confidence": ("f4", ("F", "J")),
+    "beliefs": ("f2", ("F", "J+1", "h", "w")),
+    "grid_to_frame": ("f4", ("F", 2, 3)),
+    "frames": ("jpeg", ("F",)),
+    "keypoints_gt": ("f4", ("F", "J", 2)),
+    "visible": ("i1", ("F", "J")),
+    "bbox": ("f4", ("F", 4)),
+    "gates": ("f2", ("F", 4, "C", "h", "w")),
+    "hidden": ("f2", ("F", "C", "h", "w")),
+}
+REQUIRED = ("memory", "stats", "beliefs", "keypoints", "confidence", "grid_to_frame", "frames")
+LABELS = ("keypoints_gt", "visible", "bbox")  # written together, for annotated videos
+
+
+def _hard_link(path: Path, group: h5py.Group, name: str) -> bool:
+    """True if ``group`` has a hard link ``name``; an external or soft link is refused. Asked of
+    the link itself (h5py's low-level API): nothing is followed, no other file is opened."""
+    key = name.encode()
+    if not group.id.links.exists(key):
+        return False
+    kind = group.id.links.get_info(key).type
+    if kind == h5py.h5l.TYPE_HARD:
+        return True
+    where = f"{group.name.rstrip('/')}/{name}"
+    if kind == h5py.h5l.TYPE_EXTERNAL:
+        target, _ = group.id.links.get_val(key)
+        raise InputError(
+            path, f"{where!r} is an external link to {target.decode(errors='replace')!r}; a dump "
+            "video must hold its own data"
+        )  # fmt: skip
+    if kind == h5py.h5l.TYPE_SOFT:
+        raise InputError(path, f"{where!r} is a soft link; a dump video holds plain datasets only")
+    raise InputError(path, f"{where!r} is a link of an unknown kind")
+
+
+def _check_storage(path: Path, d: h5py.Dataset) -> None:
+    """The data of ``d`` lies in this file, needs no plugin, and is really stored."""
+    name = d.name
+    if d.is_virtual:
+        raise InputError(path, f"dataset {name!r} is a virtual dataset (data from other files)")
+    plist = d.id.get_create_plist()
+    if plist.get_external_count():
+        raise InputError(path, f"dataset {name!r} keeps its data in external files")
+    filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    if any(c not in _FILTERS for c in filters):
+        raise InputError(path, f"dataset {name!r} uses HDF5 filter {filters}, which is not allowed")
+    size = d.id.get_type().get_size()
+    if d.chunks is not None and int(np.prod(d.chunks, dtype=np.int64)) * size > MAX_CHUNK_BYTES:
+        raise InputError(path, f"dataset {name!r} has chunks {d.chunks}, over the size limit")
+    nominal = int(np.prod(d.shape, dtype=np.int64)) * size
+    compressed = any(c in _COMPRESSION for c in filters)  # then only the MAX_* limits bound it
+    if not compressed and d.id.get_storage_size() < nominal:  # the rest: invented fill values
+        raise InputError(path, f"dataset {name!r} declares {nominal} bytes but stores fewer")
+
+
+def _dataset(path: Path, group: h5py.Group, name: str) -> h5py.Dataset | None:
+    if not _hard_link(path, group, name):
+        return None
+    d = group[name]
+    if not isinstance(d, h5py.Dataset):
+        raise InputError(path, f"{d.name!r} is not a dataset")
+    return d
+
+
+def _check_dtype(path: Path, d: h5py.Dataset, want: str) -> None:
+    if want == "jpeg":
+        ok = h5py.check_vlen_dtype(d.dtype) == np.dtype(np.uint8)
+        want = "variable-length uint8 (JPEG bytes)"
+    else:
+        ok = d.dtype == np.dtype(want)
+        want = str(np.dtype(want))
+    if not ok:
+        raise InputError(path, f"dataset {d.name!r} has dtype {d.dtype}, expected {want}")
+
+
+def _int_attr(path: Path, attrs, key: str, lo: int, hi: int, default=None) -> int:
+    if key not in attrs:
+        if default is None:
+            raise InputError(path, f"attribute {key!r} is missing")
+        return default
+    v = attrs[key]
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise InputError(path, f"attribute {key!r} is {v!r}, not an integer")
+    if not lo <= int(v) <= hi:
+        raise InputError(path, f"attribute {key!r} is {int(v)}, outside {lo}..{hi}")
+    return int(v)
+
+
+def _str_attr(path: Path, attrs, key: str, default: str) -> str:
+    v = attrs.get(key, default)
+    if isinstance(v, bytes):
+        v = v.decode("utf-8", errors="replace")
+    if not isinstance(v, str):
+        raise InputError(path, f"attribute {key!r} is not a string")
+    return v
+
+
+def _jpeg_size(buf: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's frame header, or None if ``buf`` is not a JPEG."""
+    b = buf.tobytes()
+    if b[:3] != b"\xff\xd8\xff":
+        return None
+    i = 2
+    while i + 9 <= len(b):
+        if b[i] != 0xFF:
+            return None
+        m = b[i + 1]
+        if m == 0xFF:  # fill byte
+            i += 1
+        elif 0xC0 <= m <= 0xCF and m not in (0xC4, 0xC8, 0xCC):  # start of frame
+            return int.from_bytes(b[i + 7 : i + 9], "big"), int.from_bytes(b[i + 5 : i + 7], "big")
+        elif m == 0x01 or 0xD0 <= m <= 0xD8:  # markers without a length
+            i += 2
+        else:
+            i += 2 + int.from_bytes(b[i + 2 : i + 4], "big")
+    return None
+
+
+class DumpVideo:
+    """Read access to one dumped video. Opening checks the whole file's structure once (links,
+    storage, dtypes, shapes, attributes: see ``DATASETS`` and the ``MAX_*`` limits); arrays are
+    then read on demand from HDF5. ``expect`` (from the manifest: channels, grid, joints) must
+    agree with the file."""
+
+    def __init__(self, path: str | os.PathLike, expect: dict[str, int] | None = None):
+        self.path = path = Path(path)
+        if path.exists() and not path.is_file():  # a directory, a pipe that would block, a device
+            raise InputError(path, "dump video is not a regular file")
         try:
             self.f = h5py.File(path, "r")
         except OSError as e:
             raise InputError(path, f"not a readable HDF5 file ({e})") from None
-        for key in ("memory", "beliefs", "keypoints", "grid_to_frame", "frames"):
-            if key not in self.f:
+        try:
+            self._datasets = self._validate(expect or {})
+            self.video_id, self.attrs = self._identity()
+        except InputError:
+            self.f.close()
+            raise
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:  # h5py on odd data
+            self.f.close()
+            raise InputError(path, f"damaged dump video ({type(e).__name__}: {e})") from None
+
+    def _identity(self) -> tuple[str, dict]:
+        path, a = self.path, self.f.attrs
+        video_id = _str_attr(path, a, "video_id", path.stem)
+        text = _str_attr(path, a, "source_attrs", "{}")
+        if len(text) > MAX_ATTRS_CHARS:
+            raise InputError(path, f"attribute 'source_attrs' is over {MAX_ATTRS_CHARS} characters")
+        try:
+            attrs = json.loads(text)
+        except (ValueError, RecursionError):
+            raise InputError(path, "attribute 'source_attrs' is not valid JSON") from None
+        if not isinstance(attrs, dict):
+            raise InputError(path, "attribute 'source_attrs' is not a JSON object")
+        return video_id, attrs
+
+    def _validate(self, expect: dict[str, int]) -> dict[str, h5py.Dataset]:
+        path, f = self.path, self.f
+        found = {name: _dataset(path, f, name) for name in DATASETS}
+        found = {k: d for k, d in found.items() if d is not None}
+        for key in REQUIRED:
+            if key not in found:
                 raise InputError(path, f"dump video has no {key!r} dataset")
-        a = self.f.attrs
-        self.video_id = str(a.get("video_id", path.stem))
-        self.num_frames = int(self.f["memory"].shape[0])
-        self.first_frame = int(a.get("first_frame", 0))
-        self.frame_size = (int(a.get("frame_width", 0)), int(a.get("frame_height", 0)))
-        self.attrs = json.loads(a.get("source_attrs", "{}"))
+        labels = [k for k in LABELS if k in found]
+        if labels and len(labels) != len(LABELS):
+            raise InputError(path, f"has {', '.join(labels)} but not all of {', '.join(LABELS)}")
+        sizes: dict[str, tuple[int, str]] = {}  # letter -> (size, the dataset that set it)
+
+        def bind(d: h5py.Dataset, letter: str, n: int) -> None:
+            if letter not in sizes:
+                if not 1 <= n <= _LIMITS[letter]:
+                    raise InputError(
+                        path, f"dataset {d.name!r} has {n} {_DIM_NAMES[letter]}, "
+                        f"outside 1..{_LIMITS[letter]}"
+                    )  # fmt: skip
+                sizes[letter] = (n, d.name)
+            elif sizes[letter][0] != n:
+                m, other = sizes[letter]
+                raise InputError(
+                    path, f"dataset {d.name!r} has {n} {_DIM_NAMES[letter]}, {other!r} has {m}"
+                )
+
+        for name, d in found.items():
+            dtype, dims = DATASETS[name]
+            _check_dtype(path, d, dtype)
+            if d.ndim != len(dims):
+                raise InputError(path, f"dataset {d.name!r} has shape {d.shape}, expected {dims}")
+            for dim, n in zip(dims, d.shape):
+                if dim == "J+1":
+                    bind(d, "J", n - 1)
+                elif isinstance(dim, str):
+                    bind(d, dim, n)
+                elif n != dim:
+                    raise InputError(
+                        path, f"dataset {d.name!r} has shape {d.shape}, expected {dims}"
+                    )
+            _check_storage(path, d)
+        self._flags = self._validate_flags(sizes["F"][0])
+        F, C, h, w, J = (sizes[k][0] for k in "FChwJ")
+        for key, n in (("channels", C), ("grid", h), ("grid", w), ("joints", J)):
+            if key in expect and expect[key] != n:
+                raise InputError(path, f"holds {n} {key}, the dump's manifest says {expect[key]}")
+        a = f.attrs
+        n = _int_attr(path, a, "num_frames", 1, MAX_FRAMES)
+        if n != F:
+            raise InputError(path, f"attribute 'num_frames' is {n}, the datasets hold {F} frames")
+        self.num_frames = F
+        W = _int_attr(path, a, "frame_width", 1, MAX_FRAME_SIDE)
+        H = _int_attr(path, a, "frame_height", 1, MAX_FRAME_SIDE)
+        if W * H > MAX_FRAME_PIXELS:
+            raise InputError(path, f"frames of {W}×{H} pixels are over the limit")
+        self.frame_size = (W, H)
+        self.first_frame = _int_attr(path, a, "first_frame", 0, 2**31 - 1, default=0)
+        return found
+
+    def _validate_flags(self, F: int) -> dict[str, h5py.Dataset]:
+        path = self.path
+        if not _hard_link(path, self.f, "flags"):
+            return {}
+        g = self.f["flags"]
+        if not isinstance(g, h5py.Group):
+            raise InputError(path, "'flags' is not a group")
+        if len(g) > MAX_FLAGS:  # counted before the names are listed
+            raise InputError(path, f"'flags' holds {len(g)} links, over {MAX_FLAGS}")
+        names = list(g)
+        out = {}
+        for k in names:
+            d = _dataset(path, g, k)
+            if d is None:  # not reachable: a listed name exists
+                continue
+            if d.dtype.kind not in "biuf" or d.ndim < 1 or d.shape[0] != F:
+                raise InputError(
+                    path, f"dataset {d.name!r} ({d.dtype}, shape {d.shape}) is not a numeric "
+                    f"per-frame flag of {F} frames"
+                )  # fmt: skip
+            if int(np.prod(d.shape[1:], dtype=np.int64)) > MAX_FLAG_VALUES:
+                raise InputError(path, f"dataset {d.name!r} has shape {d.shape}, over the limit")
+            _check_storage(path, d)
+            out[k] = d
+        return out
 
     @property
     def memory(self) -> h5py.Dataset:
-        return self.f["memory"]
+        return self._datasets["memory"]
 
     @property
     def channels(self) -> int:
         return int(self.memory.shape[2])
-
-    def phase_map(self, frame: int, phase: str, channel: int) -> np.ndarray:
-        return self.memory[frame, PHASES.index(phase), channel].astype(np.float32)
 
     def frame_phases(self, frame: int, channel: int) -> np.ndarray:
         """(4, h, w) all phases of one channel of one frame (one chunk)."""
@@ -312,19 +571,34 @@ class DumpVideo:
 
     def frame_image(self, frame: int) -> np.ndarray:
         """The original frame as RGB uint8."""
-        img = cv2.imdecode(np.asarray(self.f["frames"][frame]), cv2.IMREAD_COLOR)
+        buf = np.asarray(self._datasets["frames"][frame])
+        size = _jpeg_size(buf)
+        if size is None:
+            raise InputError(self.path, f"frame {frame} of 'frames' is not a JPEG image")
+        if size != self.frame_size:
+            raise InputError(
+                self.path, f"frame {frame} is a {size[0]}×{size[1]} JPEG, the file says "
+                f"{self.frame_size[0]}×{self.frame_size[1]}"
+            )  # fmt: skip
+        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        if img is None or img.shape[:2] != (size[1], size[0]):
+            raise InputError(self.path, f"frame {frame} of 'frames' is a damaged JPEG image")
         return img[:, :, ::-1].copy()
 
     def array(self, name: str) -> np.ndarray | None:
-        return self.f[name][()] if name in self.f else None
+        """A whole dataset of ``DATASETS`` (None if this video has none)."""
+        if name not in DATASETS:
+            raise ValueError(f"{name!r} is not a dump dataset (one of {', '.join(DATASETS)})")
+        d = self._datasets.get(name)
+        return None if d is None else d[()]
 
     @cached_property
     def stats(self) -> np.ndarray:
-        return self.f["stats"][()]
+        return self.array("stats")
 
     @cached_property
     def keypoints(self) -> np.ndarray:
-        return self.f["keypoints"][()]
+        return self.array("keypoints")
 
     @cached_property
     def keypoints_gt(self) -> np.ndarray | None:
@@ -340,50 +614,139 @@ class DumpVideo:
 
     @cached_property
     def grid_to_frame(self) -> np.ndarray:
-        return self.f["grid_to_frame"][()]
+        return self.array("grid_to_frame")
 
     @cached_property
     def flags(self) -> dict[str, np.ndarray]:
-        return {k: v[()] for k, v in self.f["flags"].items()} if "flags" in self.f else {}
+        return {k: d[()] for k, d in self._flags.items()}
 
     def close(self) -> None:
         self.f.close()
 
 
+def _manifest_problem(mpath: Path, key: str, problem: str) -> InputError:
+    return InputError(mpath, f"key {key!r} {problem}")
+
+
+def _check_value(mpath: Path, obj: dict, key: str, kind, where="", optional=False, null=False):
+    """obj[key] of JSON type ``kind`` (int never accepts a bool), or an InputError naming it.
+    ``optional``: the key may be missing (-> None); ``null``: its value may be null."""
+    name = f"{where}{key}"
+    if key not in obj:
+        if optional:
+            return None
+        raise _manifest_problem(mpath, name, "is missing")
+    v = obj[key]
+    if null and v is None:
+        return None
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if (isinstance(v, bool) and bool not in kinds) or not isinstance(v, kinds):
+        words = {dict: "an object", list: "a list", str: "a string", int: "an integer"}
+        raise _manifest_problem(
+            mpath, name, f"is {type(v).__name__}, expected {' or '.join(words[k] for k in kinds)}"
+        )
+    return v
+
+
+def check_manifest(mpath: Path, man) -> None:
+    """Types and bounds of every manifest key a reader uses (an InputError names the key)."""
+    if not isinstance(man, dict):
+        raise InputError(mpath, f"manifest is a JSON {type(man).__name__}, expected an object")
+    if man.get("format") != FORMAT:
+        raise InputError(mpath, "not an lstm-probe dump manifest")
+    v = man.get("format_version")
+    if v != FORMAT_VERSION or isinstance(v, bool):
+        raise InputError(mpath, f"dump format version {v} is not supported (need {FORMAT_VERSION})")
+    _check_value(mpath, man, "lstm_probe_version", str)
+    model = _check_value(mpath, man, "model", dict)
+    _check_value(mpath, model, "name", str, "model.")
+    _check_value(mpath, model, "preset", str, "model.", optional=True, null=True)
+    ck = _check_value(mpath, man, "checkpoint", dict)
+    _check_value(mpath, ck, "sha256", str, "checkpoint.")
+    _check_value(mpath, ck, "path", str, "checkpoint.", optional=True)
+    for key, hi in (("channels", MAX_CHANNELS), ("grid_size", MAX_GRID)):
+        n = _check_value(mpath, man, key, int)
+        if not 1 <= n <= hi:
+            raise _manifest_problem(mpath, key, f"is {n}, outside 1..{hi}")
+    for key, limit, optional in (
+        ("probe_points", 64, False), ("phases", 64, True), ("joints", MAX_JOINTS, True),
+    ):  # fmt: skip
+        names = _check_value(mpath, man, key, list, optional=optional)
+        if names is not None and (len(names) > limit or not all(isinstance(s, str) for s in names)):
+            raise _manifest_problem(mpath, key, f"is not a list of at most {limit} strings")
+    idx = _check_value(mpath, man, "channel_indices", list, optional=True)
+    if idx is not None and (
+        len(idx) > MAX_CHANNELS or not all(type(i) is int and i >= 0 for i in idx)
+    ):
+        raise _manifest_problem(mpath, "channel_indices", "is not a list of channel numbers")
+    videos = _check_value(mpath, man, "videos", list)
+    if len(videos) > MAX_VIDEOS:
+        raise _manifest_problem(mpath, "videos", f"lists {len(videos)} videos, over {MAX_VIDEOS}")
+    seen = set()
+    for i, e in enumerate(videos):
+        where = f"videos[{i}]"
+        if not isinstance(e, dict):
+            raise _manifest_problem(mpath, where, f"is {type(e).__name__}, expected an object")
+        vid = _check_value(mpath, e, "video_id", str, where + ".")
+        _check_value(mpath, e, "status", str, where + ".")
+        _check_value(mpath, e, "file", str, where + ".")
+        _check_value(mpath, e, "num_frames", int, where + ".", optional=True)
+        if vid in seen:
+            raise _manifest_problem(mpath, where + ".video_id", f"repeats {vid!r}")
+        seen.add(vid)
+
+
 class Dump:
-    """A dump directory: ``manifest`` plus lazily opened videos."""
+    """A dump directory: ``manifest`` (checked when opened, see :func:`check_manifest`) plus
+    lazily opened videos (each checked once, when first opened)."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         mpath = self.path / "manifest.json"
         if not mpath.is_file():
             raise InputError(self.path, "not a dump directory (no manifest.json)")
+        if mpath.resolve().parent != self.path.resolve():
+            raise InputError(mpath, "is a link to a file outside the dump")
+        if mpath.stat().st_size > MAX_MANIFEST_BYTES:
+            raise InputError(mpath, f"manifest is over {MAX_MANIFEST_BYTES >> 20} MiB")
         try:
-            self.manifest = json.loads(mpath.read_text())
-        except json.JSONDecodeError as e:
+            self.manifest = json.loads(mpath.read_bytes())
+        except (ValueError, RecursionError) as e:  # bad JSON or UTF-8, or nested too deep
             raise InputError(mpath, f"manifest is not valid JSON ({e})") from None
-        if self.manifest.get("format") != FORMAT:
-            raise InputError(mpath, "not an lstm-probe dump manifest")
-        v = self.manifest.get("format_version")
-        if v != FORMAT_VERSION:
-            raise InputError(
-                mpath, f"dump format version {v} is not supported (need {FORMAT_VERSION})"
-            )
+        check_manifest(mpath, self.manifest)
         self._open: dict[str, DumpVideo] = {}
 
     @property
     def video_ids(self) -> list[str]:
-        return [v["video_id"] for v in self.manifest["videos"] if v.get("status") == "done"]
+        return [v["video_id"] for v in self.manifest["videos"] if v["status"] == "done"]
+
+    def video_path(self, entry: dict) -> Path:
+        """The file of a manifest entry; it must lie in ``DUMP/videos/`` (also after symlinks)."""
+        name = entry["file"]
+        rel = Path(name)
+        videos = (self.path / "videos").resolve()
+        outside = InputError(self.path, f"video file {name!r} lies outside the dump's videos/")
+        if rel.is_absolute() or ".." in rel.parts or rel.parts[:1] != ("videos",):
+            raise outside
+        if videos != self.path.resolve() / "videos":  # videos/ itself links elsewhere
+            raise outside
+        path = (self.path / rel).resolve()
+        if videos not in path.parents:
+            raise outside
+        if not path.is_file():
+            raise InputError(path, "dump video is missing or not a regular file")
+        return path
 
     def video(self, video_id: str) -> DumpVideo:
         if video_id not in self._open:
             entry = next((v for v in self.manifest["videos"] if v["video_id"] == video_id), None)
-            if entry is None or entry.get("status") != "done":
+            if entry is None or entry["status"] != "done":
                 raise InputError(self.path, f"no finished video {video_id!r} in this dump")
-            path = (self.path / entry["file"]).resolve()
-            if self.path.resolve() not in path.parents:  # never read outside the dump
-                raise InputError(self.path, f"video file {entry['file']!r} lies outside the dump")
-            self._open[video_id] = DumpVideo(path)
+            man = self.manifest
+            expect = {"channels": man["channels"], "grid": man["grid_size"]}
+            if "joints" in man:
+                expect["joints"] = len(man["joints"])
+            self._open[video_id] = DumpVideo(self.video_path(entry), expect)
         return self._open[video_id]
 
     @property
