@@ -12,10 +12,9 @@ import argparse
 import os
 import sys
 
-import numpy as np
-
 from . import __version__
-from .bench import BENCHMARKS, BenchOptions, run_benchmarks
+from .argtypes import box, frame_range, int_list, port
+from .bench import BenchOptions, add_bench_arguments, bench_description, run_benchmarks
 from .caffe_import import CAFFE_CROP_RECIPES, import_caffe_checkpoint
 from .config import load_config
 from .data import open_source, select_videos
@@ -110,39 +109,6 @@ def _add_inference_options(
         p.add_argument("--no-progress", action="store_true")
 
 
-def int_list(spec: str) -> tuple[int, ...]:
-    """argparse type: comma-separated integers."""
-    try:
-        return tuple(int(x) for x in spec.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {spec!r}"
-        ) from None
-
-
-def frame_range(spec: str) -> tuple[int, int | None]:
-    """argparse type: START:STOP (either may be left out) with 0 <= START < STOP."""
-    a, _, b = spec.partition(":")
-    try:
-        start, stop = int(a or 0), int(b) if b else None
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected START:STOP, got {spec!r}") from None
-    if start < 0 or (stop is not None and stop <= start):
-        raise argparse.ArgumentTypeError(f"{spec!r}: need 0 <= START < STOP")
-    return (start, stop)
-
-
-def box(spec: str) -> tuple[float, ...]:
-    """argparse type: x1,y1,x2,y2 as four finite numbers."""
-    try:
-        values = tuple(float(v) for v in spec.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 4 or not np.all(np.isfinite(values)):
-        raise argparse.ArgumentTypeError(f"expected x1,y1,x2,y2 (finite numbers), got {spec!r}")
-    return values
-
-
 def cmd_dump(args) -> int:
     videos = select_videos(open_source(args.data, keypoints=args.keypoints), args.videos)
     options = DumpOptions(
@@ -211,7 +177,7 @@ def _add_dashboard(sub) -> None:
     p = sub.add_parser("dashboard", help="browse dumps in the Dash app")
     p.add_argument("dumps", nargs="+", help="one or more dump directories")
     p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
-    p.add_argument("--port", type=int, default=8050)
+    p.add_argument("--port", type=port, default=8050)
     p.set_defaults(func=cmd_dashboard)
 
 
@@ -253,7 +219,7 @@ def _add_demo(sub) -> None:
     p.add_argument("--train", action="store_true", help="retrain the demo model from scratch")
     p.add_argument("--no-serve", action="store_true", help="stop after the dump (CI)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8050)
+    p.add_argument("--port", type=port, default=8050)
     _add_inference_options(p, progress=False)
     p.set_defaults(func=cmd_demo)
 
@@ -313,32 +279,12 @@ def cmd_ablate(args) -> int:
 
 
 def _add_bench(sub) -> None:
-    p = sub.add_parser(
-        "bench",
-        help="benchmarks of the hot paths (see docs/performance.md)",
-        description="Measure side by side in one run and print the ratios: streaming (LSTM PM vs "
-        "CPM, GFLOP/s, fraction of a conv peak), fast (inference modes: speed and accuracy), "
-        "probe (probe and dump costs, peak memory), train (clips/s, data share), dashboard "
-        "(server latency).",
+    p = sub.add_parser("bench", help="benchmarks of the hot paths (see docs/performance.md)",
+                       description=bench_description())  # fmt: skip
+    add_bench_arguments(p)
+    p.set_defaults(
+        func=lambda args: run_benchmarks(args.which, BenchOptions.from_args(args), args.out)
     )
-    p.add_argument("which", nargs="*", metavar="BENCH",
-                   help=f"{', '.join(BENCHMARKS)} or all (default)")  # fmt: skip
-    p.add_argument("--checkpoint", default=None, help="a trained LSTM PM (default: the demo's)")
-    p.add_argument("--presets", nargs="+", default=["small", "paper"], help="streaming presets")
-    p.add_argument("--accels", nargs="+", default=["plain", "fp32", "bf16"], choices=ACCEL_MODES)
-    p.add_argument("--frames", type=int, default=None, help="frames per run (each bench's default)")
-    p.add_argument("--compile", action="store_true", help="streaming: add compiled modes too")
-    p.add_argument("--quick", action="store_true", help="tiny sizes: checks the benches run")
-    p.add_argument("--out", default=None, help="write every result as JSON")
-    p.add_argument("--device", default="auto")
-    p.set_defaults(func=cmd_bench)
-
-
-def cmd_bench(args) -> int:
-    options = BenchOptions(args.checkpoint, args.presets, args.accels, args.frames, args.compile,
-                           args.quick, args.device)  # fmt: skip
-    run_benchmarks(args.which, options, args.out)
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,6 +40,36 @@ class BenchOptions:
     quick: bool = False
     device: str = "auto"
 
+    @classmethod
+    def from_args(cls, args) -> BenchOptions:
+        return cls(args.checkpoint, args.presets, args.accels, args.frames, args.compile,
+                   args.quick, args.device)  # fmt: skip
+
+
+def bench_description() -> str:
+    return (
+        "Measure side by side in one run and print the ratios: streaming (LSTM PM vs CPM, "
+        "GFLOP/s, fraction of a conv peak), fast (inference modes: speed and accuracy), probe "
+        "(probe and dump costs, peak memory), train (clips/s, data share), dashboard (server "
+        "latency)."
+    )
+
+
+def add_bench_arguments(p) -> None:
+    """The options of ``lstm-probe bench`` (and of the scripts in ``benchmarks/``)."""
+    from ..engine.accel import ACCEL_MODES
+
+    p.add_argument("which", nargs="*", metavar="BENCH",
+                   help=f"{', '.join(BENCHMARKS)} or all (default)")  # fmt: skip
+    p.add_argument("--checkpoint", default=None, help="a trained LSTM PM (default: the demo's)")
+    p.add_argument("--presets", nargs="+", default=["small", "paper"], help="streaming presets")
+    p.add_argument("--accels", nargs="+", default=["plain", "fp32", "bf16"], choices=ACCEL_MODES)
+    p.add_argument("--frames", type=int, default=None, help="frames per run (each bench's default)")
+    p.add_argument("--compile", action="store_true", help="streaming: add compiled modes too")
+    p.add_argument("--quick", action="store_true", help="tiny sizes: checks the benches run")
+    p.add_argument("--out", default=None, help="write every result as JSON")
+    p.add_argument("--device", default="auto")
+
 
 def _jobs(name: str, o: BenchOptions, dev) -> Iterator[tuple]:
     """(result key, bench module, measuring call) for one benchmark."""
