@@ -46,3 +46,25 @@ def box(spec: str) -> tuple[float, ...]:
     if len(values) != 4 or not np.all(np.isfinite(values)):
         raise argparse.ArgumentTypeError(f"expected x1,y1,x2,y2 (finite numbers), got {spec!r}")
     return values
+
+
+def fraction(spec: str) -> float:
+    """argparse type: a finite number in (0, 1] (a PCK threshold α)."""
+    try:
+        value = float(spec)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {spec!r}")
+    return value
+
+
+def count(limit: int):
+    """argparse type: a whole number in 1..``limit``."""
+
+    def parse(spec: str) -> int:
+        if not spec.isdigit() or not 1 <= int(spec) <= limit:
+            raise argparse.ArgumentTypeError(f"expected a whole number in 1..{limit}, got {spec!r}")
+        return int(spec)
+
+    return parse

@@ -51,6 +51,8 @@ STAGES_LATER = (3, 4, 5, 6)  # the unrolled training net's later-frame stages
 # - scale_range: Penn 0.8-1.4 (training draws, and the test's scale_search 0.8:0.1:1.4), sub-JHMDB
 #   1.2-1.8 (training draws, and scale_search 1.2:0.1:1.8);
 # - rotation ±40° and flip probability 0.5: the training augmentation of both datasets.
+CAFFE_MODELS = ("lstm_pm", "cpm")  # the models whose Caffe layout layer_map knows
+
 CAFFE_CROP_RECIPES: dict[str, dict] = {
     "penn": {"scale_mode": "raw", "scale_range": [0.8, 1.4], "rotation": 40.0, "flip_prob": 0.5},
     "jhmdb": {"scale_mode": "raw", "scale_range": [1.2, 1.8], "rotation": 40.0, "flip_prob": 0.5},
@@ -195,7 +197,7 @@ def layer_map(model_name: str, stages: int = 6) -> dict[str, list[str]]:
         for k in range(stages - 1):
             m.update(_generator(f"generators.{k}", [f"Mconv{{}}_stage{k + 2}"]))
     else:
-        raise ValueError(f"no Caffe layout for model {model_name!r} (lstm_pm or cpm)")
+        raise ValueError(f"no Caffe layout for model {model_name!r} ({', '.join(CAFFE_MODELS)})")
     return m
 
 

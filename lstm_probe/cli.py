@@ -13,9 +13,9 @@ import os
 import sys
 
 from . import __version__
-from .argtypes import box, frame_range, int_list, port
+from .argtypes import box, count, fraction, frame_range, int_list, port
 from .bench import BenchOptions, add_bench_arguments, bench_description, run_benchmarks
-from .caffe_import import CAFFE_CROP_RECIPES, import_caffe_checkpoint
+from .caffe_import import CAFFE_CROP_RECIPES, CAFFE_MODELS, import_caffe_checkpoint
 from .config import load_config
 from .data import open_source, select_videos
 from .engine.ablate import ablate_checkpoint, format_result
@@ -137,8 +137,8 @@ def _add_eval(sub) -> None:
     p = sub.add_parser("eval", help="PCK of a checkpoint on a dataset, as the paper's tables")
     p.add_argument("checkpoint")
     p.add_argument("--data", default="synthetic:test:64:24", help=DATA_HELP)
-    p.add_argument("--alpha", type=float, default=0.2)
-    p.add_argument("--scales", type=int, default=1, help="test scales (the paper uses 7)")
+    p.add_argument("--alpha", type=fraction, default=0.2, help="PCK threshold α (default 0.2)")
+    p.add_argument("--scales", type=count(16), default=1, help="test scales (the paper uses 7)")
     p.add_argument("--out", default=None, help="write RESULT.json and RESULT.csv with this stem")
     _add_inference_options(p, default="plain")
     p.set_defaults(func=cmd_eval)
@@ -237,7 +237,7 @@ def _add_import_caffe(sub) -> None:
     )
     p.add_argument("caffemodel")
     p.add_argument("--out", required=True, help="checkpoint to write")
-    p.add_argument("--model", default="lstm_pm", choices=["lstm_pm", "cpm"])
+    p.add_argument("--model", default="lstm_pm", choices=CAFFE_MODELS)
     p.add_argument("--preset", default="paper", choices=list(PRESETS))
     p.add_argument("--dataset", default="penn", choices=list(CAFFE_CROP_RECIPES),
                    help="record the reference's test crops for this dataset")  # fmt: skip

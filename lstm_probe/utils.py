@@ -32,7 +32,14 @@ def pick_device(requested: str | None = None) -> torch.device:
     """'auto' (default) picks CUDA when present, else the CPU."""
     if requested in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(requested)
+    try:
+        dev = torch.device(requested)
+    except (RuntimeError, TypeError):
+        raise LstmProbeError(
+            f"--device {requested!r}: not a device (auto, cpu, cuda, cuda:N)"
+        ) from None
+    if dev.type not in ("cpu", "cuda"):
+        raise LstmProbeError(f"--device {requested!r}: lstm-probe runs on cpu or cuda")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise LstmProbeError("--device cuda was asked for, but CUDA is not available here")
     return dev

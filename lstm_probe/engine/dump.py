@@ -119,17 +119,21 @@ def dump_model(
     if channels is not None and any(not 0 <= c < cfg.hidden_channels for c in channels):
         raise InputError(None, f"channels must lie in 0..{cfg.hidden_channels - 1}")
     C = cfg.hidden_channels if channels is None else len(channels)
-    (out / "videos").mkdir(parents=True, exist_ok=True)
+    indices = list(range(cfg.hidden_channels)) if channels is None else list(channels)
+    _check_videos(videos, options)
     if (out / "manifest.json").exists():
         manifest = Dump(out).manifest
         if manifest["checkpoint"]["sha256"] != source["sha256"]:
             raise InputError(out, "holds a dump of another checkpoint; choose a new --out")
+        if manifest["probe_points"] != options.points or manifest.get("channel_indices") != indices:
+            raise InputError(
+                out, "holds a dump with other --channels/--gates/--hidden; choose a new --out"
+            )
     else:
         model_info = {"name": model.name, "preset": preset, "config": cfg.to_dict()}
         manifest = new_manifest(model_info, source, C, cfg.grid_size, options.points)
-        manifest["channel_indices"] = (
-            list(range(cfg.hidden_channels)) if channels is None else list(channels)
-        )
+        manifest["channel_indices"] = indices
+    (out / "videos").mkdir(parents=True, exist_ok=True)
     codec = HeatmapCodec(cfg.input_size)
     entries = {v["video_id"]: v for v in manifest["videos"]}
     with progress_bar(progress, total=len(videos), desc="dump", unit="video") as bar:
@@ -154,6 +158,25 @@ def dump_model(
             save_manifest(out, manifest)
             bar.update(1)
     return out
+
+
+def _check_videos(videos: Sequence[Video], options: DumpOptions) -> None:
+    """Refuse what would fail half-way, before anything is written: two videos with one file
+    name, a frame range past a video's end, ground-truth crops on unlabelled footage."""
+    seen: dict[str, str] = {}
+    start = options.frames[0]
+    for v in videos:
+        name = safe_video_id(v.video_id)
+        if name in seen:
+            raise InputError(
+                None, f"videos {seen[name]!r} and {v.video_id!r} would share the file {name}.h5"
+            )
+        seen[name] = v.video_id
+        if start >= v.num_frames:
+            raise InputError(None, f"--frames starts at {start}, but {v.video_id!r} has "
+                                   f"{v.num_frames} frames")  # fmt: skip
+        if options.crop == "gt" and v.annotations.bbox is None:
+            raise InputError(None, f"{v.video_id}: --crop gt needs person boxes; use track")
 
 
 def _plain(d):

@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
-from ..checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, load_weights, read_checkpoint, save_checkpoint
 from ..data import build_codec_policy, build_dataset, build_videos
 from ..models import PoseMachine, build_model_from_config
 from ..utils import LstmProbeError, pick_device, progress_bar, write_json_atomic
@@ -122,6 +122,7 @@ def train(
     ``optim.steps``); used by tests and to split a run into parts.
     """
     out_dir = Path(out_dir)
+    check_training_config(cfg)
     rank, world, dev = _init_distributed(device)
     ckpt_path = out_dir / "checkpoint.pt"
     optim_cfg, run_cfg = cfg["optim"], cfg["run"]
@@ -134,8 +135,9 @@ def train(
     start = 0
     if resume and ckpt_path.exists():
         payload = read_checkpoint(ckpt_path)
-        model.load_state_dict(payload["state_dict"])
-        ts = payload.get("train_state", {})
+        _check_resumable(ckpt_path, payload, model, cfg)
+        load_weights(model, payload["state_dict"], ckpt_path)
+        ts = payload["train_state"]
         optimizer.load_state_dict(ts["optimizer"])
         start = int(ts["step"])
         torch.set_rng_state(ts["rng_torch"])
@@ -257,6 +259,38 @@ def probe_dump(model: PoseMachine, cfg: dict, out_dir: Path, step: int, device) 
         device=device,
         progress=False,
     )
+
+
+def _check_resumable(path: Path, payload: dict, model: PoseMachine, cfg: dict) -> None:
+    """A checkpoint resumes this run only if it holds training state of the same model."""
+    ts = payload.get("train_state")
+    if not isinstance(ts, dict) or not {"optimizer", "step", "rng_torch"} <= set(ts):
+        raise TrainingError(f"{path}: holds no training state (optimizer, step, RNG) to resume")
+    info = payload.get("model", {})
+    if info.get("name") != model.name or info.get("config") != model.config.to_dict():
+        raise TrainingError(
+            f"{path}: holds a {info.get('name')!r} run of preset {info.get('preset')!r} with "
+            f"another architecture than this config ({model.name}, {cfg['model'].get('preset')}): "
+            "choose another --out"
+        )
+
+
+def check_training_config(cfg: dict) -> None:
+    """Refuse impossible training settings before anything runs or is written."""
+    o, r, d = cfg["optim"], cfg["run"], cfg["data"]
+    checks = {
+        "optim.batch_size": (o.get("batch_size"), 1),
+        "optim.steps": (o.get("steps"), 1),
+        "run.checkpoint_every": (r.get("checkpoint_every"), 1),
+        "run.workers": (r.get("workers"), 0),
+        "data.clip_length": (d.get("clip_length"), 1),
+    }
+    for key, (value, low) in checks.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise TrainingError(f"{key} must be a whole number ≥ {low}, got {value!r}")
+    for key, value in (("optim.lr", o.get("lr")), ("optim.grad_clip", o.get("grad_clip"))):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6:
+            raise TrainingError(f"{key} must be a positive number, got {value!r}")
 
 
 def _truncate_log(path: Path, step: int) -> None:
