@@ -282,9 +282,12 @@ def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks of the hot paths (see docs/performance.md)",
                        description=bench_description())  # fmt: skip
     add_bench_arguments(p)
-    p.set_defaults(
-        func=lambda args: run_benchmarks(args.which, BenchOptions.from_args(args), args.out)
-    )
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args) -> int:
+    run_benchmarks(args.which, BenchOptions.from_args(args), args.out)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
