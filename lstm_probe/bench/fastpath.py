@@ -5,6 +5,8 @@ speed-up over ``plain``; the largest absolute difference of any belief-map value
 (beliefs peak near 1); PCK@0.2 and its difference from ``plain``; and, in a dump made in that mode,
 the memory identities C_t = f⊙C_{t-1} + i⊙g and prev_cell(t) = cell(t−1) on the stored float16
 data (relative to the largest |C|), with the largest memory difference from the plain dump.
+Once for all modes: ms per frame of rendering the synthetic test frames alone (the input side of
+the end-to-end rate).
 """
 
 from __future__ import annotations
@@ -33,6 +35,15 @@ def _stream_all(model, videos, policy, codec, device):
     return fps, np.concatenate([r["beliefs"] for r in records]), records
 
 
+def render_ms(videos) -> float:
+    """ms per frame of rendering every frame of ``videos`` (no model, no crop)."""
+    n, t = 0, time.perf_counter()
+    for v in videos:
+        for _ in v.frames(0, None):
+            n += 1
+    return (time.perf_counter() - t) * 1000 / max(n, 1)
+
+
 def run(
     checkpoint,
     accels=("plain", "fp32", "bf16"),
@@ -48,6 +59,7 @@ def run(
     if "plain" not in accels:
         accels = ["plain", *accels]
     rows, ref, ref_mem = [], None, None
+    render = render_ms(test)
     with tempfile.TemporaryDirectory() as tmp:
         for mode in accels:
             model, _, policy, codec = load_for_inference(checkpoint, device, mode)
@@ -73,7 +85,7 @@ def run(
             })  # fmt: skip
     return {
         "machine": info, "checkpoint": str(checkpoint), "videos": videos, "frames": frames,
-        "rows": rows,
+        "dumped_videos": dump_videos_n, "render_ms": render, "rows": rows,
     }  # fmt: skip
 
 
@@ -87,7 +99,10 @@ def report(result: dict) -> str:
     return "\n".join([
         header(result["machine"]),
         f"{result['checkpoint']} on {result['videos']} synthetic test videos × "
-        f"{result['frames']} frames (end to end: crop, model, decoding)",
+        f"{result['frames']} frames (end to end: rendering, crop, model, decoding)"
+        f"; {result['dumped_videos']} of them dumped per mode",
         table(rows, ["accel", "frames/s", "speed-up", "max |Δbelief|", "PCK@0.2", "ΔPCK",
                      "C=fC+ig err", "chain err", "max |Δmemory|"]),
+        f"rendering the synthetic frames alone: {result['render_ms']:.2f} ms/frame",
+        f"largest |memory| in the plain dump: {result['rows'][0]['max_abs_memory']:.2f}",
     ])  # fmt: skip

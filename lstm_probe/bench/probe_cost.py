@@ -5,7 +5,8 @@ attached), ``recording`` the four memory phases and the belief as a dump does (t
 only), ``detached`` (a probe attached then removed), and a ``dump`` of the video by the loaded
 model (``dump_model``: the probe, statistics, JPEG and HDF5 writes; loading the checkpoint is left
 out). Live speed is the recording rate. Peak memory: the peak resident set of a fresh process that
-loads the checkpoint and dumps videos of growing length (``dump_videos``).
+loads the checkpoint and dumps videos of growing length (``dump_videos``); :func:`peak_rss` alone,
+for any lengths: ``python -m lstm_probe.bench.probe_cost --peak-lengths 250 1000 3000``.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def run(
             times[name].append(time.perf_counter() - t)
     fps = {k: frames / median(v) for k, v in times.items()}
     spread = {k: [frames / max(v), frames / min(v)] for k, v in times.items()}
-    peaks = {n: _peak_rss_mib(checkpoint, n, accel, tmp) for n in (0, *peak_lengths)}
+    peaks = peak_rss(checkpoint, peak_lengths, accel, tmp)
     return {
         "machine": info, "checkpoint": str(checkpoint), "accel": model.accel.mode,
         "input_size": model.config.input_size,
@@ -104,6 +105,20 @@ def run_untrained(preset: str = "paper", device: torch.device | str = "cpu", **k
     with tempfile.TemporaryDirectory() as tmp:
         args = {"frames": 30, "repeats": 9, "peak_lengths": (100, 1000), **kw}
         return run(random_checkpoint(preset, tmp), "auto", device=device, **args)
+
+
+def peak_rss(checkpoint, lengths=(250, 1000), accel: str = "auto", folder=None) -> dict:
+    """{frames: peak RSS in MiB} of a fresh process per length (0, the model loaded, first) that
+    loads ``checkpoint`` and dumps one synthetic video of that many frames."""
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(folder or scratch)
+        return {n: _peak_rss_mib(checkpoint, n, accel, tmp) for n in (0, *lengths)}
+
+
+def report_peak_rss(peaks: dict) -> str:
+    return "peak RSS of a dump process: " + ", ".join(
+        f"{n} frames {v:.0f} MiB" if n else f"model loaded {v:.0f} MiB" for n, v in peaks.items()
+    )
 
 
 def _peak_rss_mib(checkpoint, frames: int, accel: str, tmp: Path) -> float:
@@ -148,15 +163,28 @@ def report(result: dict) -> str:
     rows = [
         [k, fps[k], f"{lo_hi[k][0]:.1f}–{lo_hi[k][1]:.1f}", f"{100 * rel[k]:.1f} %"] for k in fps
     ]
-    peaks = ", ".join(
-        f"{n} frames {v:.0f} MiB" if n else f"model loaded {v:.0f} MiB"
-        for n, v in result["peak_rss_mib"].items()
-    )
     return "\n".join([
         header(result["machine"]),
         f"{result['checkpoint']} ({result['accel']}, {result['input_size']}-px crops), one "
         f"synthetic video × {result['frames']} "
         f"frames, median of {result['repeats']} interleaved runs",
         table(rows, ["variant", "frames/s", "range over runs", "of plain"]),
-        f"peak RSS of a dump process: {peaks}",
+        report_peak_rss(result["peak_rss_mib"]),
     ])  # fmt: skip
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="peak RSS of dump processes of growing length")
+    ap.add_argument("--checkpoint", default=None, help="default: the demo's")
+    ap.add_argument("--peak-lengths", type=int, nargs="+", default=[250, 1000, 3000])
+    ap.add_argument("--accel", default="auto")
+    a = ap.parse_args()
+    if a.checkpoint is None:
+        from ..demo import packaged_checkpoint
+
+        a.checkpoint = str(packaged_checkpoint())
+    print(header(machine(torch.device("cpu"))))
+    print(f"{a.checkpoint} ({a.accel}), one synthetic video per length")
+    print(report_peak_rss(peak_rss(a.checkpoint, a.peak_lengths, a.accel)))

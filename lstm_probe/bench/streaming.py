@@ -7,6 +7,10 @@ counter, convolutions and all), the speed-up of LSTM PM's later frames over CPM 
 fraction of the conv peak measured in the same run in the same precision (:func:`conv_peak`; measured
 before the models and again after each mode, the largest reading counts, so noise cannot flatter
 the fraction).
+
+:func:`profile` is a per-operator profile (``torch.profiler``) of one later frame of LSTM PM in one
+mode, each convolution apart by its input shapes:
+``python -m lstm_probe.bench.streaming --profile paper fp32``.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from __future__ import annotations
 import copy
 import time
 
+import numpy as np
 import torch
 
 from ..data.video import ArrayVideo
 from ..engine.accel import Accel, resolve_accel
+from ..engine.stream import FixedCrops, stream_video
 from ..models import build_model, frame_flops
 from .common import conv_peak, header, machine, median, random_video, stream_ms, table
 
@@ -85,14 +91,22 @@ def run(
     for r in rows:
         if "gflops_per_s" in r:
             r["peak_fraction"] = r["gflops_per_s"] / peaks[r.pop("mode")]
-    return {"machine": info, "conv_peak_gflops_per_s": peaks, "rows": rows}
+    return {
+        "machine": info, "conv_peak_gflops_per_s": peaks, "rows": rows, "peak_size": peak_size,
+        "peak_gflop": 2 * 128 * 128 * 81 * peak_size**2 / 1e9, "frames": frames, "rounds": rounds,
+    }  # fmt: skip
 
 
 def report(result: dict) -> str:
     out = [header(result["machine"])]
     out.append(
-        "conv peak (128→128, 9×9 @184², best layout): "
+        f"conv peak (128→128, 9×9 @{result['peak_size']}², {result['peak_gflop']:.1f} GFLOP, "
+        "best layout): "
         + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in result["conv_peak_gflops_per_s"].items())
+    )
+    out.append(
+        f"median ms/frame over {result['rounds']} interleaved clips of {result['frames']} frames "
+        "per model"
     )
     body, ratios = [], []
     for r in result["rows"]:
@@ -115,3 +129,76 @@ def report(result: dict) -> str:
         ["preset", "accel", "ms/frame", "speed-up"],
     ))  # fmt: skip
     return "\n".join(out)
+
+
+def profile(
+    preset: str = "paper",
+    accel: str = "fp32",
+    device: torch.device | str = "cpu",
+    top: int = 12,
+) -> dict:
+    """Per-operator CPU time of one later frame (the third) of LSTM PM streaming random frames in
+    ``accel``, from ``torch.profiler`` (operators grouped by their input shapes, so each
+    convolution is a row: its input and weight shapes), after three warm-up frames; ``frame_ms`` is the frame with the profiler
+    on."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    from ..transforms.augment import CropPolicy
+    from ..transforms.heatmaps import HeatmapCodec
+
+    device = torch.device(device)
+    info = machine(device)
+    mode = resolve_accel(accel, device)
+    torch.manual_seed(0)
+    model = mode.prepare(build_model("lstm_pm", preset).to(device).eval())
+    size = model.config.input_size
+    clip = random_video(size, 3)
+    stream_ms(model, clip, device)  # warm-up
+    crops = FixedCrops(CropPolicy(size), np.eye(2, 3))
+    frames = stream_video(model, clip, crops, HeatmapCodec(size), device)
+    next(frames), next(frames)  # frames 1 and 2 unprofiled
+    with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        t0 = time.perf_counter()
+        next(frames)
+        frame_ms = (time.perf_counter() - t0) * 1000
+    frames.close()
+    events = [e for e in prof.key_averages(group_by_input_shape=True) if e.self_cpu_time_total > 0]
+    events.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
+    rows = [
+        {
+            "op": e.key, "input_shapes": str(e.input_shapes[:2]), "calls": e.count,
+            "self_ms": e.self_cpu_time_total / 1000,
+        }
+        for e in events[:top]
+    ]  # fmt: skip
+    total = sum(e.self_cpu_time_total for e in events) / 1000
+    return {
+        "machine": info, "preset": preset, "accel": mode.describe(), "frame_ms": frame_ms,
+        "profiled_ms": total, "rows": rows,
+    }  # fmt: skip
+
+
+def report_profile(result: dict) -> str:
+    total = result["profiled_ms"]
+    rows = [
+        [r["op"], r["input_shapes"], r["calls"], r["self_ms"], f"{100 * r['self_ms'] / total:.0f} %"]
+        for r in result["rows"]
+    ]  # fmt: skip
+    return "\n".join([
+        header(result["machine"]),
+        f"LSTM PM {result['preset']}, {result['accel']}: one later frame, {result['frame_ms']:.1f} "
+        f"ms with the profiler on ({total:.1f} ms of operator self time)",
+        table(rows, ["operator", "input shapes", "calls", "self ms", "of frame"]),
+    ])  # fmt: skip
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="per-operator profile of one later LSTM PM frame")
+    ap.add_argument("--profile", nargs=2, metavar=("PRESET", "ACCEL"), default=("paper", "fp32"))
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--top", type=int, default=12)
+    a = ap.parse_args()
+    print(report_profile(profile(*a.profile, device=a.device, top=a.top)))
