@@ -1,21 +1,6 @@
-"""Data sources by one string, as the command line takes them (``--data SOURCE``):
-
-- ``synthetic[:SPLIT[:N[:FRAMES]]]`` — the built-in synthetic set (default split test, 8 videos)
-- ``penn:ROOT[:SPLIT]`` — Penn Action at ROOT (split train, test or all; default test)
-- ``jhmdb:ROOT:K[:SUBSET]`` — sub-JHMDB split K = 1, 2, 3 (subset train or test; default test)
-- a video file or a folder of frames — one's own footage
-
-Single images, for the single-image pre-training (one one-frame video per person;
-:mod:`lstm_probe.data.stills`):
-
-- ``lsp:ROOT[:SPLIT]`` — LSP, 2,000 images (split train = images 1–1000, test = 1001–2000, or
-  all; default test)
-- ``lsp-extended:ROOT`` — LSP-extended, 10,000 training images
-- ``mpii:ROOT[:train]`` — MPII Human Pose, every annotated person of its training images
-- ``SPEC+SPEC+…`` — several sources as one list (a "+" splits only before a source kind)
-- ``repeat:T:SPEC`` — every one-frame video of SPEC shown T times, so clips of T frames can be
-  cut from it (``run.pretrain_single_image``)
-"""
+"""Videos and datasets: every loader gives :class:`Video` objects (lazy frames + annotations);
+``open_source(spec)`` names them by one string (the forms are listed in
+:mod:`lstm_probe.data.sources`); ``build_dataset`` makes a training config's clips."""
 
 from __future__ import annotations
 

@@ -289,8 +289,12 @@ def check_training_config(cfg: dict) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise TrainingError(f"{key} must be a whole number ≥ {low}, got {value!r}")
     for key, value in (("optim.lr", o.get("lr")), ("optim.grad_clip", o.get("grad_clip"))):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6:
-            raise TrainingError(f"{key} must be a positive number, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 < value < math.inf
+        ):
+            raise TrainingError(f"{key} must be a positive finite number, got {value!r}")
 
 
 def _truncate_log(path: Path, step: int) -> None:
