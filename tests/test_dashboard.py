@@ -4,16 +4,16 @@ import time
 
 import numpy as np
 import pytest
+from dash.exceptions import PreventUpdate
 
-from dashboard import create_app
+from dashboard import callbacks as C
+from dashboard import create_app, ids
+from dashboard.validate import InvalidInput
+from lstm_probe.metrics.pck import frame_pck
 from lstm_probe.probe.analysis import analyse_channels
-from lstm_probe.viz import figures as F
-
-
-def _cb(app, key_part):
-    keys = [k for k in app.callback_map if key_part in k]
-    assert len(keys) == 1, keys
-    return app.callback_map[keys[0]]["callback"].__wrapped__
+from lstm_probe.viz import montage as M
+from lstm_probe.viz import plots as P
+from lstm_probe.viz.draw import zoomed_frame
 
 
 def test_figure_builders(tiny_dump):
@@ -21,63 +21,91 @@ def test_figure_builders(tiny_dump):
 
     v = open_dump(tiny_dump).video(open_dump(tiny_dump).video_ids[0])
     rep = analyse_channels([v])
-    panels = F.figure5_row(v, 2, 0, F.OverlayStyle())
+    panels = M.figure5_row(v, 2, 0, M.OverlayStyle())
     assert len(panels) == 6 and all(p.shape == (320, 320, 3) for p in panels)  # 160 px zoomed 2×
     # panel a) is the previous frame, panel b) the current one, both with C_{t-1}
     assert not np.array_equal(panels[0], panels[1])
-    m = F.figure5_montage(v, 5, [0, 2], frames=3)
+    m = M.figure5_montage(v, 5, [0, 2], frames=3)
     assert m.shape == (2 * 3 * 320, 6 * 320, 3)
-    grid, order = F.figure4_montage(v, 3, rep, columns=4)
+    grid, order = M.figure4_montage(v, 3, rep, columns=4)
     assert grid.shape == (2 * 160, 4 * 160, 3) and sorted(order) == list(range(8))
-    assert F.channel_joint_figure(rep).data[0].z.shape == (8, 14)
-    e = F.energy_figure(v, 1, 4)
+    assert P.channel_joint_figure(rep).data[0].z.shape == (8, 14)
+    e = P.energy_figure(v, 1, 4)
     assert [t.name for t in e.data] == ["forget_term", "input_term", "cell"]
-    pck = F.frame_pck(v)
+    pck = frame_pck(v.keypoints, v.keypoints_gt, v.visible, v.bbox)
     assert pck.shape == (8,) and np.all((pck >= 0) & (pck <= 1))
+    fig = P.pck_figure(pck, 3)
+    assert list(fig.data[0].y) == list(pck) and fig.layout.shapes[0].x0 == 3
+
+
+def test_frame_pck_on_hand_built_numbers():
+    gt = np.zeros((2, 3, 2))
+    gt[:, 1] = [10.0, 0.0]  # joints' extent 10 px -> threshold 0.2 · 10 = 2 px
+    pred = gt.copy()
+    pred[0, 0] += [1.5, 0.0]  # hit
+    pred[0, 1] += [0.0, 3.0]  # miss
+    pred[1, 2] += [50.0, 0.0]  # miss, but joint 2 of frame 1 is unlabelled
+    visible = np.array([[1, 1, -1], [1, 0, -1]])
+    assert np.allclose(frame_pck(pred, gt, visible), [0.5, 1.0])
+    # a box (side 100 -> threshold 20 px) takes over from the joints' extent
+    bbox = np.array([[0, 0, 100, 50], [0, 0, 100, 50]], np.float32)
+    assert np.allclose(frame_pck(pred, gt, visible, bbox), [1.0, 1.0])
+    # a frame without a labelled joint scores 0, it does not divide by zero
+    assert frame_pck(pred, gt, np.full((2, 3), -1))[0] == 0.0
 
 
 def test_callbacks_as_functions(tiny_dump, tmp_path):
-    app = create_app([tiny_dump, tmp_path / "missing"])
-    assert len(app.catalog.errors) == 1 and "missing" in app.catalog.errors[0]
-    vids, first = _cb(app, "video.options")(0)
-    assert first == vids[0]
-    tmax, _, opts, chans, _ = _cb(app, "frame.max")(first, 0)
-    assert tmax == 7 and len(opts) == 8 and len(chans) == 1
-    fig5 = _cb(app, "figure5.figure")(4, [0, 1], 0.5, "PuOr_r", "global", first, 0)
-    assert fig5.data[0].source.startswith("data:image/jpeg;base64,")
-    other = _cb(app, "figure5.figure")(5, [0, 1], 0.5, "PuOr_r", "global", first, 0)
-    assert other.data[0].source != fig5.data[0].source
-    rep = app.catalog.analysis(0, first)
-    click = {"points": [{"x": 160 * 2 + 5, "y": 5}]}  # third tile (160-px frames are drawn 1:1)
-    assert _cb(app, "channels.value@")(click, first, 0) == [int(rep.order[2])]
-    assert _cb(app, "frame.value@")({"points": [{"x": 6.2}]}, 7) == 6
-    energy, _ = _cb(app, "energy.figure")(3, [2], first, 0)
-    assert energy.layout.shapes  # current frame marked (and occlusions shaded)
-    out = _cb(app, "download.data")
-    from contextvars import copy_context
-
-    import dash
-
-    def run():
-        dash.ctx  # noqa: B018
-        return out(1, None, 4, [0], 0.7, "RdBu_r", "channel", first, 0, "pdf")
-
-    from dash._callback_context import context_value
-    from dash._utils import AttributeDict
-
-    ctx = copy_context()
-
-    def with_trigger():
-        context_value.set(
-            AttributeDict(triggered_inputs=[{"prop_id": "export5.n_clicks", "value": 1}])
-        )
-        return run()
-
-    data = ctx.run(with_trigger)
-    assert data["filename"].startswith("figure5_") and data["filename"].endswith(".pdf")
     import base64
 
+    app = create_app([tiny_dump, tmp_path / "missing"])
+    cat = app.catalog
+    assert len(cat.errors) == 1 and "missing" in cat.errors[0]
+    vids, first = C.videos(cat, 0)
+    assert first == vids[0]
+    tmax, _, opts, chans, _ = C.video_changed(cat, first, 0)
+    assert tmax == 7 and len(opts) == 8 and len(chans) == 1
+    fig5 = C.figure5(cat, 4, [0, 1], 0.5, "PuOr_r", "global", first, 0)
+    assert fig5.data[0].source.startswith("data:image/jpeg;base64,")
+    other = C.figure5(cat, 5, [0, 1], 0.5, "PuOr_r", "global", first, 0)
+    assert other.data[0].source != fig5.data[0].source
+    assert C.figure4(cat, 3, 0.7, "RdBu_r", first, 0).data[0].source.startswith("data:image/")
+    rep = cat.analysis(0, first)
+    click = {"points": [{"x": 160 * 2 + 5, "y": 5}]}  # third tile (160-px frames are drawn 1:1)
+    assert C.pick_channel(cat, click, first, 0) == [int(rep.order[2])]
+    assert C.jump(cat, {"points": [{"x": 6.2}]}, first, 0) == 6
+    energy, pck = C.timeline(cat, 3, [2], first, 0)
+    assert energy.layout.shapes  # current frame marked (and occlusions shaded)
+    assert len(pck.data[0].y) == 8
+    data, msg = C.export(cat, ids.EXPORT5, 4, [0], 0.7, "RdBu_r", "channel", first, 0, "pdf")
+    assert msg == ""
+    assert data["filename"].startswith("figure5_") and data["filename"].endswith(".pdf")
     assert base64.b64decode(data["content"]).startswith(b"%PDF")
+    data, _ = C.export(cat, ids.EXPORT4, 4, None, 0.7, "RdBu_r", "channel", first, 0, "png")
+    assert data["filename"] == f"figure4_{first}_t4.png"
+    assert base64.b64decode(data["content"]).startswith(b"\x89PNG")
+
+
+def test_callbacks_reject_what_the_page_cannot_send(tiny_dump):
+    cat = create_app([tiny_dump]).catalog
+    vid = cat.dumps[0].video_ids[0]
+    with pytest.raises(InvalidInput, match="dump"):
+        C.videos(cat, 1)
+    with pytest.raises(InvalidInput, match="video"):
+        C.video_changed(cat, "../../etc/passwd", 0)
+    with pytest.raises(InvalidInput, match="frame"):
+        C.figure5(cat, 8, [0], 0.7, "RdBu_r", "channel", vid, 0)
+    with pytest.raises(InvalidInput, match="channel"):
+        C.figure5(cat, 3, [0, 99], 0.7, "RdBu_r", "channel", vid, 0)
+    with pytest.raises(InvalidInput, match="colormap"):
+        C.figure4(cat, 3, 0.7, "../x", vid, 0)
+    with pytest.raises(InvalidInput, match="export format"):
+        C.export(cat, ids.EXPORT5, 3, [0], 0.7, "RdBu_r", "channel", vid, 0, "png/../../x.png")
+    with pytest.raises(InvalidInput, match="clicked"):
+        C.pick_channel(cat, {"points": [{"x": 1e9, "y": 5}]}, vid, 0)
+    with pytest.raises(PreventUpdate):  # nothing chosen yet: not an error
+        C.figure5(cat, 3, [], 0.7, "RdBu_r", "channel", vid, 0)
+    with pytest.raises(InvalidInput, match="clicked y"):  # 8 channels: one row of tiles
+        C.pick_channel(cat, {"points": [{"x": 5, "y": 165}]}, vid, 0)
 
 
 def test_no_valid_dump_shows_a_message(tmp_path):
@@ -158,8 +186,8 @@ def test_zoomed_panels_keep_the_geometry(tiny_dump):
     from lstm_probe.viz.overlay import map_to_frame
 
     v = open_dump(tiny_dump).video(open_dump(tiny_dump).video_ids[0])
-    _, g1 = F._zoomed(v, 2, 1)
-    img2, g2 = F._zoomed(v, 2, 2)
+    _, g1 = zoomed_frame(v, 2, 1)
+    img2, g2 = zoomed_frame(v, 2, 2)
     m = np.zeros((8, 8), np.float32)
     m[3, 4] = 1.0
     p1 = np.unravel_index(np.nanargmax(map_to_frame(m, g1, (160, 160))), (160, 160))
@@ -184,10 +212,10 @@ def test_ablation_view_and_importance_matrix(tiny_dump, tmp_path):
     }
     (dump / "importance.json").write_text(json.dumps(imp))
     app = create_app([dump])
-    fig, style = _cb(app, "importance.figure")(0)
+    fig, style = C.importance(app.catalog, 0)
     assert fig.data[0].z.shape == (8, 14) and style.get("display") != "none"
     vid = app.catalog.dumps[0].video_ids[0]
-    fig, msg = _cb(app, "ablation.figure")(1, 3, [2], vid, 0)
+    fig, msg = C.ablate(app.catalog, 3, [2], vid, 0)
     assert msg == "" and fig.data[0].source.startswith("data:image/jpeg")
     # the re-run itself: deterministic, the channel is zero from t on, earlier frames unchanged
     model, v = app.catalog.model(0), app.catalog.video(0, vid)
@@ -213,9 +241,9 @@ def test_ablation_needs_the_unchanged_checkpoint(tiny_dump, tmp_path):
     (dump / "manifest.json").write_text(json.dumps(man))
     app = create_app([dump])
     vid = app.catalog.dumps[0].video_ids[0]
-    _, msg = _cb(app, "ablation.figure")(1, 3, [2], vid, 0)
+    _, msg = C.ablate(app.catalog, 3, [2], vid, 0)
     assert "sha256 differs" in msg
-    _, style = _cb(app, "importance.figure")(0)
+    _, style = C.importance(app.catalog, 0)
     assert style == {"display": "none"}
 
 
@@ -225,11 +253,13 @@ def test_switching_between_several_dumps(tiny_dump, tiny_checkpoint, tmp_path):
 
     other = dump_videos(tiny_checkpoint, list(SyntheticVideos(split="val", num_videos=1, num_frames=5)),
                         tmp_path / "other", progress=False)  # fmt: skip
-    app = create_app([tiny_dump, other])
-    first, _ = _cb(app, "video.options")(0)
-    second, vid = _cb(app, "video.options")(1)
+    cat = create_app([tiny_dump, other]).catalog
+    first, _ = C.videos(cat, 0)
+    second, vid = C.videos(cat, 1)
     assert set(first).isdisjoint(second) and vid.startswith("synthetic_val")
-    tmax, *_ = _cb(app, "frame.max")(vid, 1)
+    tmax, *_ = C.video_changed(cat, vid, 1)
     assert tmax == 4
-    fig = _cb(app, "figure5.figure")(2, [0], 0.7, "RdBu_r", "channel", vid, 1)
+    with pytest.raises(InvalidInput):  # a video of the other dump
+        C.video_changed(cat, vid, 0)
+    fig = C.figure5(cat, 2, [0], 0.7, "RdBu_r", "channel", vid, 1)
     assert fig.data[0].source.startswith("data:image/jpeg")

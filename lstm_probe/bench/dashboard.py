@@ -1,9 +1,9 @@
 """Dashboard server latency: what one frame change and one channel change cost on the server.
 
-Dumps a synthetic video with the given checkpoint (into a temp dir), then calls the app's callbacks
-as Dash calls them for random frame and channel changes, and reports p50/p95 per callback and for
-the slowest callback of each interaction (Dash runs an interaction's callbacks as parallel
-requests, so the interaction costs its slowest one).
+Dumps a synthetic video with the given checkpoint (into a temp dir), then calls the functions
+behind the app's callbacks (:mod:`dashboard.callbacks`) for random frame and channel changes, and
+reports p50/p95 per callback and for the slowest callback of each interaction (Dash runs an
+interaction's callbacks as parallel requests, so the interaction costs its slowest one).
 """
 
 from __future__ import annotations
@@ -20,12 +20,8 @@ from ..engine.dump import dump_videos
 from .common import header, machine, percentile, table
 
 
-def _callback(app, part: str):
-    (key,) = [k for k in app.callback_map if part in k]
-    return app.callback_map[key]["callback"].__wrapped__
-
-
 def run(checkpoint, frames: int = 100, repeats: int = 40) -> dict:
+    from dashboard import callbacks as C
     from dashboard import create_app
 
     info = machine(torch.device("cpu"))
@@ -35,11 +31,12 @@ def run(checkpoint, frames: int = 100, repeats: int = 40) -> dict:
         app = create_app([Path(tmp) / "dump"])
         vid = app.catalog.dumps[0].video_ids[0]
         channels = app.catalog.dumps[0].manifest["channels"]
-        _callback(app, "frame.max")(vid, 0)  # warms the channel analysis cache
+        cat = app.catalog
+        C.video_changed(cat, vid, 0)  # warms the channel analysis cache
         fig5, fig4, timeline = (
-            _callback(app, "figure5.figure"),
-            _callback(app, "figure4.figure"),
-            _callback(app, "energy.figure"),
+            lambda *a: C.figure5(cat, *a),
+            lambda *a: C.figure4(cat, *a),
+            lambda *a: C.timeline(cat, *a),
         )
         rng = np.random.default_rng(0)
         ms: dict[str, list[float]] = {

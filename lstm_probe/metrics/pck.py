@@ -35,6 +35,28 @@ def pck_hits(
     return hits, valid
 
 
+def frame_pck(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    visible: np.ndarray,
+    bbox: np.ndarray | None = None,
+    alpha: float = 0.2,
+) -> np.ndarray:
+    """Per-frame PCK@alpha in [0, 1] over labelled joints of one video.
+
+    pred, gt (F, J, 2); visible (F, J), a joint counts when ``visible >= 0`` (−1: not labelled);
+    bbox (F, 4) x1 y1 x2 y2 or None -> (F,). The threshold is alpha · the larger side of the
+    frame's person box, or of the ground-truth joints' extent when there is no (finite) box. A frame
+    without valid joints scores 0."""
+    gt = np.asarray(gt, np.float64)
+    if bbox is not None and np.isfinite(bbox).all():
+        side = box_size(bbox)
+    else:
+        side = np.maximum(np.ptp(gt[..., 0], 1), np.ptp(gt[..., 1], 1))
+    hits, valid = pck_hits(pred, gt, np.asarray(visible) >= 0, side, alpha)
+    return hits.sum(1) / np.maximum(valid.sum(1), 1)
+
+
 def per_joint(hits: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """(J,) accuracy in percent; NaN for a joint without valid instances."""
     count = valid.sum(0)

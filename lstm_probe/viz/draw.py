@@ -1,10 +1,11 @@
-"""Drawing on frames with OpenCV: the skeleton of a pose."""
+"""Drawing on frames with OpenCV: the skeleton of a pose, panel labels, zoomed frames."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from ..probe.store import DumpVideo
 from ..skeleton import SKELETON
 
 
@@ -28,3 +29,29 @@ def draw_pose(
             out, p, thickness + 1, color or (255, 255, 255), -1 if filled else 1, cv2.LINE_AA
         )
     return out
+
+
+def label_panel(img: np.ndarray, text: str) -> np.ndarray:
+    """A copy of an RGB panel with ``text`` in white on a black band along its top edge."""
+    out = img.copy()
+    scale = max(0.3, img.shape[1] / 400)
+    cv2.rectangle(out, (0, 0), (img.shape[1], int(16 * scale) + 4), (0, 0, 0), -1)
+    cv2.putText(out, text, (3, int(13 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.45 * scale,
+                (255, 255, 255), 1, cv2.LINE_AA)  # fmt: skip
+    return out
+
+
+def display_zoom(frame_size: tuple[int, int], target: int = 320) -> int:
+    """Integer zoom so that small frames are drawn at least ``target`` pixels wide."""
+    return max(1, int(round(target / max(1, frame_size[0]))))
+
+
+def zoomed_frame(video: DumpVideo, t: int, zoom: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frame t (RGB) and its grid->frame affine, both at ``zoom``× the frame's resolution."""
+    img = video.frame_image(t)
+    g2f = video.grid_to_frame[t].astype(np.float64)
+    if zoom == 1:
+        return img, g2f
+    img = cv2.resize(img, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR)
+    # pixel centres: x_zoomed = zoom · x + (zoom − 1) / 2
+    return img, zoom * g2f + np.array([[0, 0, (zoom - 1) / 2]] * 2)

@@ -1,16 +1,51 @@
-"""``lstm-probe figures``: Figures 4 and 5 of one video of a dump, written as files."""
+"""Figures as files: PNG or PDF bytes of an RGB montage, and ``lstm-probe figures`` (Figures 4
+and 5 of one video of a dump)."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
+
+import cv2
+import numpy as np
 
 from ..probe.analysis import analyse_channels
 from ..probe.store import open_dump
 from ..utils import LstmProbeError
-from . import figures as F
+from .montage import figure4_montage, figure5_montage
 
 FORMATS = ("png", "pdf")
+
+
+def encode_image(img: np.ndarray, fmt: str = "png") -> bytes:
+    """An RGB array as the bytes of a file, in memory: PNG through OpenCV, PDF through matplotlib
+    (a vector page carrying the raster panel)."""
+    if fmt not in FORMATS:
+        raise LstmProbeError(f"image format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt == "png":
+        ok, buf = cv2.imencode(".png", np.ascontiguousarray(img[:, :, ::-1]))
+        if not ok:
+            raise LstmProbeError(f"cannot encode an image of shape {img.shape} as PNG")
+        return buf.tobytes()
+    from matplotlib.figure import Figure  # no pyplot: no global backend, safe in a server thread
+
+    h, w = img.shape[:2]
+    fig = Figure(figsize=(w / 100, h / 100), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(img)
+    ax.axis("off")
+    out = io.BytesIO()
+    fig.savefig(out, format="pdf")
+    return out.getvalue()
+
+
+def save_image(img: np.ndarray, path) -> None:
+    """Write an RGB array to ``path``; the format comes from its suffix (.png or .pdf)."""
+    path = Path(path)
+    data = encode_image(img, "pdf" if path.suffix.lower() == ".pdf" else "png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 def export_figures(
@@ -41,6 +76,6 @@ def export_figures(
     stem = vid.replace("/", "_")
     f5 = out / f"figure5_{stem}_t{t}.{fmt}"
     f4 = out / f"figure4_{stem}_t{t}.{fmt}"
-    F.save_image(F.figure5_montage(v, t, chans, labels=dict(enumerate(rep.labels))), f5)
-    F.save_image(F.figure4_montage(v, t, rep)[0], f4)
+    save_image(figure5_montage(v, t, chans, labels=dict(enumerate(rep.labels))), f5)
+    save_image(figure4_montage(v, t, rep)[0], f4)
     return [f5, f4]
