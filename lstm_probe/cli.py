@@ -178,13 +178,15 @@ def _add_dashboard(sub) -> None:
     p.add_argument("dumps", nargs="+", help="one or more dump directories")
     p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     p.add_argument("--port", type=port, default=8050)
+    p.add_argument("--allowed-host", action="append", metavar="NAME",
+                   help="a Host name the server answers (repeatable; default: loopback names)")  # fmt: skip
     p.set_defaults(func=cmd_dashboard)
 
 
 def cmd_dashboard(args) -> int:
     from dashboard import create_app
 
-    app = create_app(args.dumps)
+    app = create_app(args.dumps, allowed_hosts=args.allowed_host, bind_host=args.host)
     if not app.catalog.dumps:
         raise LstmProbeError("no dump could be opened: " + "; ".join(app.catalog.errors))
     print(f"lstm-probe dashboard: open http://{args.host}:{args.port}/ in a browser (Ctrl-C stops)")

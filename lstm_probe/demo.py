@@ -46,7 +46,7 @@ def run_demo(args) -> int:
         return 0 if report["ok"] else 1
     from dashboard import create_app
 
-    app = create_app([dump])
+    app = create_app([dump], bind_host=args.host)
     print(
         f"[3/3] dashboard ready: open http://{args.host}:{args.port}/ in a browser (Ctrl-C stops)"
     )
