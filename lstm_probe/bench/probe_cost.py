@@ -182,7 +182,7 @@ if __name__ == "__main__":
     ap.add_argument("--accel", default="auto")
     a = ap.parse_args()
     if a.checkpoint is None:
-        from ..demo import packaged_checkpoint
+        from ..checkpoint import packaged_checkpoint
 
         a.checkpoint = str(packaged_checkpoint())
     print(header(machine(torch.device("cpu"))))
