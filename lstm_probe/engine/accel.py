@@ -17,7 +17,7 @@ An :class:`Accel` says how a model runs frames:
 ``compile=True`` wraps the step function in :func:`torch.compile` (worth it on long runs without a
 probe: the first frames pay tens of seconds of compilation; probe hooks would break its graphs).
 
-Usage (:func:`lstm_probe.engine.infer.stream_video` does this for a prepared model)::
+Usage (:func:`lstm_probe.engine.stream.stream_video` does this for a prepared model)::
 
     accel = resolve_accel("auto", device)
     accel.prepare(model)                   # in place: layout, weight dtype; model.accel = accel
