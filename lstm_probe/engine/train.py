@@ -289,11 +289,11 @@ def check_training_config(cfg: dict) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise TrainingError(f"{key} must be a whole number ≥ {low}, got {value!r}")
     for key, value in (("optim.lr", o.get("lr")), ("optim.grad_clip", o.get("grad_clip"))):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not 0 < value < math.inf
-        ):
+        try:  # YAML reads "1e30" (no dot) as a string; float() takes it, as the loop does
+            number = math.nan if isinstance(value, bool) else float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not 0 < number < math.inf:
             raise TrainingError(f"{key} must be a positive finite number, got {value!r}")
 
 
