@@ -24,20 +24,14 @@ import os
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from ..skeleton import JHMDB_TO_NETWORK, SKELETON
 from ..utils import InputError
-from .video import Annotations, FrameFilesVideo, VideoList
+from .video import Annotations, FrameFilesVideo, VideoList, read_mat
 
 
 def _loadmat(path: Path, key: str) -> np.ndarray:
-    try:
-        m = scipy.io.loadmat(str(path))
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except Exception as e:
-        raise InputError(path, f"unreadable .mat file ({type(e).__name__}: {e})") from None
+    m = read_mat(path, "file")
     if key not in m:
         raise InputError(path, f"missing variable {key!r}")
     return np.asarray(m[key])

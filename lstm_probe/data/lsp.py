@@ -37,11 +37,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from ..utils import InputError
 from .stills import StillImage, network_columns
-from .video import VideoList
+from .video import VideoList, read_mat
 
 LSP_JOINTS = (
     "right_ankle",
@@ -67,12 +66,7 @@ LSP_TO_NETWORK = network_columns(LSP_JOINTS, LSP_RENAME)
 def read_lsp_joints(path: str | os.PathLike, extended: bool) -> np.ndarray:
     """``joints.mat`` -> (N, 14, 3) float64 in LSP order: x, y 1-based and 1 visible / 0 occluded."""
     path = Path(path)
-    try:
-        m = scipy.io.loadmat(str(path))
-    except FileNotFoundError:
-        raise InputError(path, "joints.mat not found") from None
-    except Exception as e:
-        raise InputError(path, f"unreadable .mat file ({type(e).__name__}: {e})") from None
+    m = read_mat(path, "joints.mat")
     if "joints" not in m:
         raise InputError(path, "missing variable 'joints'")
     j = np.asarray(m["joints"])

@@ -47,12 +47,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from ..skeleton import SKELETON
 from ..utils import InputError
 from .stills import StillImage, network_columns
-from .video import VideoList
+from .video import VideoList, read_mat
 
 MAT_NAME = "mpii_human_pose_v1_u12_1.mat"
 MAT_PLACES = ("", "mpii_human_pose_v1_u12_1", "mpii_human_pose_v1_u12_2", "annot")
@@ -125,12 +124,7 @@ def find_mat(root: Path) -> Path:
 def read_release(path: str | os.PathLike):
     """Load the .mat -> (annolist list, img_train (N,) int, single_person list or None)."""
     path = Path(path)
-    try:
-        m = scipy.io.loadmat(str(path), struct_as_record=False, squeeze_me=True)
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except Exception as e:
-        raise InputError(path, f"unreadable .mat file ({type(e).__name__}: {e})") from None
+    m = read_mat(path, "file", struct_as_record=False, squeeze_me=True)
     rel = m.get("RELEASE")
     if rel is None or not hasattr(rel, "_fieldnames"):
         raise InputError(path, "no MATLAB struct 'RELEASE' (not the official MPII annotation file)")

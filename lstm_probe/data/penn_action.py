@@ -23,11 +23,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from ..skeleton import PENN_TO_NETWORK, SKELETON
 from ..utils import InputError
-from .video import Annotations, FrameFilesVideo, VideoList, read_image
+from .video import Annotations, FrameFilesVideo, VideoList, read_image, read_mat
 
 REQUIRED = ("x", "y", "visibility", "bbox", "train", "nframes")
 
@@ -47,12 +46,7 @@ def _string(v) -> str:
 def read_penn_labels(path: str | os.PathLike) -> dict:
     """Load and validate one ``labels/NNNN.mat`` -> dict of numpy arrays (raw Penn order)."""
     path = Path(path)
-    try:
-        m = scipy.io.loadmat(str(path))
-    except FileNotFoundError:
-        raise InputError(path, "label file not found") from None
-    except Exception as e:  # scipy raises several types for truncated or foreign files
-        raise InputError(path, f"unreadable .mat file ({type(e).__name__}: {e})") from None
+    m = read_mat(path, "label file")
     missing = [k for k in REQUIRED if k not in m]
     if missing:
         raise InputError(path, f"missing fields {missing}")

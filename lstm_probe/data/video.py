@@ -113,6 +113,20 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return img
 
 
+def read_mat(path: str | os.PathLike, what: str = "file", **loadmat) -> dict:
+    """A MATLAB file as ``scipy.io.loadmat`` reads it (``loadmat`` options passed on); a missing or
+    unreadable file is an :class:`InputError` naming it (``what``: how the message calls it)."""
+    import scipy.io
+
+    path = Path(path)
+    try:
+        return scipy.io.loadmat(str(path), **loadmat)
+    except FileNotFoundError:
+        raise InputError(path, f"{what} not found") from None
+    except Exception as e:  # scipy raises several types for truncated or foreign files
+        raise InputError(path, f"unreadable .mat file ({type(e).__name__}: {e})") from None
+
+
 class FrameFilesVideo(Video):
     """A video stored as one image file per frame (Penn Action, JHMDB, a user's frame folder)."""
 
