@@ -47,6 +47,7 @@ in, so the result is bitwise the same for any order. Videos run in a process poo
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 import zlib
@@ -74,7 +75,7 @@ CHAINS = {
 TRUNK = tuple(_N(n) for n in ("neck", "right_shoulder", "left_shoulder", "right_hip", "left_hip"))
 _EDGES = {frozenset(e) for e in SKELETON.edges}
 for _chain in CHAINS.values():  # the chains follow the skeleton's own links
-    assert all(frozenset(p) in _EDGES for p in zip(_chain, _chain[1:])), _chain
+    assert all(frozenset(p) in _EDGES for p in itertools.pairwise(_chain)), _chain
 
 
 @dataclass(frozen=True)
