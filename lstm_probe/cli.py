@@ -292,6 +292,37 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _add_claims(sub) -> None:
+    p = sub.add_parser("claims", help="the paper's Section 4.6 claims with effect, CI and verdict")
+    p.add_argument("dump")
+    p.add_argument("--json", default=None, help="also write the table as JSON here")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
+    p.set_defaults(func=cmd_claims)
+
+
+def cmd_claims(args) -> int:
+    from .probe.claims import claims_report
+
+    print(claims_report(args.dump, args.json, args.workers))
+    return 0
+
+
+def _add_atlas(sub) -> None:
+    p = sub.add_parser("atlas", help="a static HTML atlas of a dump's memory channels")
+    p.add_argument("dump")
+    p.add_argument("--out", required=True, help="output directory (open OUT/index.html)")
+    p.add_argument("--top-k", type=int, default=8, help="top activating moments per channel")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
+    p.set_defaults(func=cmd_atlas)
+
+
+def cmd_atlas(args) -> int:
+    from .viz.atlas import build_atlas
+
+    print(build_atlas(args.dump, args.out, args.top_k, args.workers))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lstm-probe", description="LSTM Pose Machines with probes on the video memory."
@@ -299,7 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lstm-probe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     adders = (_add_info, _add_train, _add_dump, _add_inspect, _add_eval, _add_infer,
-              _add_dashboard, _add_figures, _add_demo, _add_import_caffe, _add_ablate, _add_bench)  # fmt: skip
+              _add_dashboard, _add_figures, _add_demo, _add_import_caffe, _add_ablate, _add_bench,
+              _add_claims, _add_atlas)  # fmt: skip
     for add in adders:
         add(sub)
     return parser

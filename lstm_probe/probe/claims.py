@@ -287,14 +287,15 @@ def channel_horizons(dump: Dump | str | os.PathLike, workers: int | None = None)
     total, frames = np.zeros(C), 0
     for vid in sorted(dump.video_ids):
         v = dump.video(vid)
-        if "gates" not in v._datasets or v.num_frames < 2:
-            continue
-        g = v._datasets["gates"]
-        f_idx = list(g.attrs.get("gates", ["input_gate", "forget_gate"])).index("forget_gate")
-        for t0 in range(1, v.num_frames, 32):
-            f = g[t0 : t0 + 32, f_idx].astype(np.float32)
-            total += np.log(np.clip(f, 1e-6, 1.0)).mean((2, 3)).sum(0)
-            frames += len(f)
+        if "gates" in v._datasets and v.num_frames >= 2:
+            g = v._datasets["gates"]
+            f_idx = list(g.attrs.get("gates", ["input_gate", "forget_gate"])).index("forget_gate")
+            for t0 in range(1, v.num_frames, 32):
+                f = g[t0 : t0 + 32, f_idx].astype(np.float32)
+                total += np.log(np.clip(f, 1e-6, 1.0)).mean((2, 3)).sum(0)
+                frames += len(f)
+        v.close()  # one video open at a time
+        dump._open.pop(vid, None)
     if not frames:
         return np.full(C, np.nan)
     mean = total / frames
