@@ -131,9 +131,10 @@ def _occlusion_sums(video, cell, pos, valid, occ) -> dict:
     rng = _video_rng(SEED, video.video_id, 11)
     scale = person_scale(pos, valid)
     h, w = cell.shape[-2:]
-    err = np.linalg.norm(video.keypoints - video.keypoints_gt, axis=-1) / _box_side(
-        video.bbox, video.num_frames
-    )[:, None]
+    err = (
+        np.linalg.norm(video.keypoints - video.keypoints_gt, axis=-1)
+        / _box_side(video.bbox, video.num_frames)[:, None]
+    )
     acc = dict.fromkeys(
         ("at", "disp", "disp2", "before", "during", "err_b", "err_d", "cerr_b", "cerr_d"), 0.0
     )

@@ -107,8 +107,9 @@ def _crop_png(dump: Dump, vid: str, t: int, c: int, img_dir: Path) -> tuple[str,
     fx, fy = g2f @ np.array([x, y, 1.0])
     W, H = v.frame_size
     half = max(16, int(0.25 * max(W, H)))
-    x0, y0 = int(np.clip(fx - half, 0, max(W - 2 * half, 0))), int(
-        np.clip(fy - half, 0, max(H - 2 * half, 0))
+    x0, y0 = (
+        int(np.clip(fx - half, 0, max(W - 2 * half, 0))),
+        int(np.clip(fy - half, 0, max(H - 2 * half, 0))),
     )
     crop = cv2.resize(rgb[y0 : y0 + 2 * half, x0 : x0 + 2 * half], (160, 160))
     stem = f"c{c}_{_safe(vid)}_{t}"
@@ -132,11 +133,15 @@ def _svg_profile(lift: np.ndarray, ci: np.ndarray, names) -> str:
                  'stroke-dasharray="4"/>')  # fmt: skip
     for j in range(J):
         x = pad + j * bw
-        parts.append(f'<rect x="{x + 2:.1f}" y="{y(lift[j]):.1f}" width="{bw - 4:.1f}" '
-                     f'height="{max(y(0) - y(lift[j]), 0):.1f}" fill="#3182bd"><title>'
-                     f'{names[j]}: {lift[j]:.2f} [{ci[j, 0]:.2f}, {ci[j, 1]:.2f}]</title></rect>')
-        parts.append(f'<line x1="{x + bw / 2:.1f}" x2="{x + bw / 2:.1f}" y1="{y(ci[j, 0]):.1f}" '
-                     f'y2="{y(ci[j, 1]):.1f}" stroke="#000"/>')
+        parts.append(
+            f'<rect x="{x + 2:.1f}" y="{y(lift[j]):.1f}" width="{bw - 4:.1f}" '
+            f'height="{max(y(0) - y(lift[j]), 0):.1f}" fill="#3182bd"><title>'
+            f"{names[j]}: {lift[j]:.2f} [{ci[j, 0]:.2f}, {ci[j, 1]:.2f}]</title></rect>"
+        )
+        parts.append(
+            f'<line x1="{x + bw / 2:.1f}" x2="{x + bw / 2:.1f}" y1="{y(ci[j, 0]):.1f}" '
+            f'y2="{y(ci[j, 1]):.1f}" stroke="#000"/>'
+        )
         parts.append(f'<text x="{x + bw / 2:.1f}" y="{H - 10}" font-size="10" '
                      f'text-anchor="middle">{SKELETON.short[j]}</text>')  # fmt: skip
     parts.append(f'<text x="2" y="12" font-size="10">lift (max {top:.1f}); dashed: 1</text></svg>')
