@@ -196,6 +196,7 @@ def build_atlas(
         page = _channel_page(dump, sem, c, moments[c], mean_curves[:, :, c], importance,
                              horizon[c], out / "img")  # fmt: skip
         (out / f"channel_{c}.html").write_text(page, encoding="utf-8")
+        dump.close()  # at most top_k videos open at a time
     (out / "index.html").write_text(_index(dump, sem, importance, horizon), encoding="utf-8")
     return (f"atlas of {len(sem.channels)} channels from {sem.videos} videos written to "
             f"{out / 'index.html'}")  # fmt: skip
