@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from ..probe.claims import channel_horizons
-from ..probe.semantics import ChannelSemantics, SemanticsOptions, channel_semantics
+from ..probe.semantics import CATEGORIES, ChannelSemantics, SemanticsOptions, channel_semantics
 from ..probe.store import PHASES, STATS, Dump, open_dump
 from ..skeleton import SKELETON
 from ..utils import InputError
@@ -198,8 +198,13 @@ def build_atlas(
         (out / f"channel_{c}.html").write_text(page, encoding="utf-8")
         dump.close()  # at most top_k videos open at a time
     (out / "index.html").write_text(_index(dump, sem, importance, horizon), encoding="utf-8")
-    return (f"atlas of {len(sem.channels)} channels from {sem.videos} videos written to "
-            f"{out / 'index.html'}")  # fmt: skip
+    counts = {k: sum(c.category == k for c in sem.channels) for k in CATEGORIES}
+    return (
+        f"atlas of {len(sem.channels)} channels from {sem.videos} videos written to "
+        f"{out / 'index.html'}\ncategories: "
+        + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+        + f"\nsignificant, stable part labels: {sem.share_part_labels():.0%} of channels"
+    )
 
 
 def _fmt(x: float, spec: str = ".3g") -> str:
