@@ -41,7 +41,7 @@ import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 
 from ..utils import InputError
 from .semantics import (
@@ -94,7 +94,7 @@ def _box_side(bbox: np.ndarray | None, F: int) -> np.ndarray:
 
 def video_claim_sums(video: DumpVideo, horizon: bool = True) -> dict:
     """Per-video sufficient statistics of the four claims (small: O(channels))."""
-    out = {"video_id": video.video_id, "rho": None, "occ": None, "logf": None}
+    out = {"video_id": video.video_id, "rho": None, "rho_c": None, "occ": None, "logf": None}
     F = video.num_frames
     if video.keypoints_gt is None or F < 2:
         return out
@@ -115,6 +115,12 @@ def video_claim_sums(video: DumpVideo, horizon: bool = True) -> dict:
             float(spearmanr(rng.permutation(s), r)[0]),
             int(len(s)),
         )
+        # per channel: the same rank correlation with |f⊙C| and |i⊙g| of that channel alone
+        fc = np.abs(sample_bilinear(mem[1:, PHASES.index("forget_term")], pos[1:]))
+        ig = np.abs(sample_bilinear(mem[1:, PHASES.index("input_term")], pos[1:]))
+        with np.errstate(all="ignore"):
+            rc = (fc / np.maximum(fc + ig, 1e-8)).transpose(0, 2, 1)[ok]  # (N, C)
+        out["rho_c"] = (_rank_corr(s, rc), int(len(s)))
     occ = video.flags.get("occluded")
     if occ is not None and occ.shape == valid.shape and occ.any():
         out["occ"] = _occlusion_sums(video, mem[:, PHASES.index("cell")], pos, valid, occ)
@@ -125,6 +131,15 @@ def video_claim_sums(video: DumpVideo, horizon: bool = True) -> dict:
         logf = np.log(np.clip(f, 1e-6, 1.0)).mean((2, 3)).sum(0)
         out["logf"] = (logf.astype(np.float64), F - 1)
     return out
+
+
+def _rank_corr(x: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Spearman ρ of x (N,) with every column of ys (N, C) (NaN for a constant column)."""
+    rx = rankdata(x)
+    ry = rankdata(ys, axis=0)
+    rx, ry = rx - rx.mean(), ry - ry.mean(0)
+    with np.errstate(all="ignore"):
+        return (rx @ ry) / np.sqrt((rx @ rx) * (ry * ry).sum(0))
 
 
 def _occlusion_sums(video, cell, pos, valid, occ) -> dict:
@@ -139,6 +154,7 @@ def _occlusion_sums(video, cell, pos, valid, occ) -> dict:
         ("at", "disp", "disp2", "before", "during", "err_b", "err_d", "cerr_b", "cerr_d"), 0.0
     )
     acc["count"] = 0
+    acc["during_c"] = acc["before_c"] = 0.0  # per channel: mean |C_c| at the hidden joint
     for j in np.nonzero(occ.any(0))[0]:
         frames = np.nonzero(occ[:, j])[0]
         start = frames[0]
@@ -156,6 +172,10 @@ def _occlusion_sums(video, cell, pos, valid, occ) -> dict:
         acc["disp2"] += d[:, 8:].mean()
         acc["before"] += _norm(cell[pre], pos[pre][:, [j]]).mean()
         acc["during"] += at.mean()
+        acc["during_c"] = acc["during_c"] + np.abs(sample_bilinear(cell[frames], p)).mean((0, 2))
+        acc["before_c"] = acc["before_c"] + np.abs(
+            sample_bilinear(cell[pre], pos[pre][:, [j]])
+        ).mean((0, 2))
         e_b, e_d = np.nanmean(err[pre, j]), np.nanmean(err[frames, j])
         c_b = np.nanmean(err[np.ix_(pre, control)]) if control else np.nan
         c_d = np.nanmean(err[np.ix_(frames, control)]) if control else np.nan
@@ -205,6 +225,15 @@ def evaluate_claims(
     dump: Dump | str | os.PathLike, workers: int | None = None, bootstrap: int = BOOTSTRAP
 ) -> list[Claim]:
     """The claims table of a dump (see module doc), streamed over its videos in a process pool."""
+    return claims_and_channels(dump, workers, bootstrap)[0]
+
+
+def claims_and_channels(
+    dump: Dump | str | os.PathLike, workers: int | None = None, bootstrap: int = BOOTSTRAP
+) -> tuple[list[Claim], dict]:
+    """The claims table and, per channel, claims 1 and 2 for that channel alone: ``rho`` (C,)
+    retention vs speed with ``rho_ci`` (C, 2), ``kept`` (C,) memory kept at an occluded joint
+    (during / before) with ``kept_ci`` (C, 2); NaN where the dump has no such data."""
     dump = dump if isinstance(dump, Dump) else open_dump(dump)
     man = dump.manifest
     expect = {"channels": man["channels"], "grid": man["grid_size"]}
@@ -219,8 +248,19 @@ def evaluate_claims(
     occ = np.zeros((len(occ_keys) + 1, R))
     logf, frames = None, np.zeros(R)
     n_rho = n_occ = n_gate = units_rho = units_occ = 0
+    C = man["channels"]
+    rho_c, n_c = np.zeros((R, C)), np.zeros((R, C))
+    kept_d, kept_b = np.zeros((R, C)), np.zeros((R, C))
     for s in map_videos(_sums_of_path, jobs, workers):
         w = poisson_weights(SEED, s["video_id"], bootstrap)
+        if s.get("rho_c") is not None:
+            rc, n = s["rho_c"]
+            fin = np.isfinite(rc)
+            rho_c += np.outer(w, np.where(fin, n * rc, 0.0))
+            n_c += np.outer(w, np.where(fin, n, 0.0))
+        if s["occ"] is not None:
+            kept_d += np.outer(w, s["occ"]["during_c"])
+            kept_b += np.outer(w, s["occ"]["before_c"])
         if s["rho"] is not None:
             r, r0, n = s["rho"]
             rho += np.outer([n * r, n * r0, n], w)
@@ -278,7 +318,15 @@ def evaluate_claims(
                    "frames until the forget gates keep 10 % of a write)", med, np.ones(R),
                    MIN_HORIZON, "above null", n_gate, logf.shape[1])
         )  # fmt: skip
-    return claims
+    with np.errstate(all="ignore"):
+        rho_ch, kept_ch = rho_c / n_c, kept_d / kept_b
+    per_channel = {
+        "rho": rho_ch[0],
+        "rho_ci": np.array([_ci(rho_ch[1:, c]) for c in range(C)]),
+        "kept": kept_ch[0],
+        "kept_ci": np.array([_ci(kept_ch[1:, c]) for c in range(C)]),
+    }
+    return claims, per_channel
 
 
 def channel_horizons(dump: Dump | str | os.PathLike, workers: int | None = None) -> np.ndarray:

@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..probe.claims import channel_horizons
+from ..probe.claims import channel_horizons, claims_and_channels
 from ..probe.semantics import CATEGORIES, ChannelSemantics, SemanticsOptions, channel_semantics
 from ..probe.store import PHASES, STATS, Dump, open_dump
 from ..skeleton import SKELETON
@@ -189,15 +189,17 @@ def build_atlas(
     sem = channel_semantics(dump, options, workers)
     importance = load_importance(dump)
     horizon = channel_horizons(dump)
+    per_channel = claims_and_channels(dump, workers, bootstrap=200)[1]
     moments, curves, counts = top_moments(dump, top_k)
     T = int((counts > 0).sum())
     mean_curves = curves[:T] / counts[:T, None, None]
     for c in range(dump.manifest["channels"]):
         page = _channel_page(dump, sem, c, moments[c], mean_curves[:, :, c], importance,
-                             horizon[c], out / "img")  # fmt: skip
+                             horizon[c], per_channel, out / "img")  # fmt: skip
         (out / f"channel_{c}.html").write_text(page, encoding="utf-8")
         dump.close()  # at most top_k videos open at a time
-    (out / "index.html").write_text(_index(dump, sem, importance, horizon), encoding="utf-8")
+    index = _index(dump, sem, importance, horizon, per_channel)
+    (out / "index.html").write_text(index, encoding="utf-8")
     counts = {k: sum(c.category == k for c in sem.channels) for k in CATEGORIES}
     return (
         f"atlas of {len(sem.channels)} channels from {sem.videos} videos written to "
@@ -211,10 +213,10 @@ def _fmt(x: float, spec: str = ".3g") -> str:
     return "–" if x is None or not np.isfinite(x) else format(x, spec)
 
 
-def _index(dump, sem: ChannelSemantics, importance, horizon) -> str:
+def _index(dump, sem: ChannelSemantics, importance, horizon, per_channel) -> str:
     imp = importance["importance"] if importance is not None else None
     head = ["channel", "label", "category", "score", "q", "stability", "energy", "horizon",
-            "importance"]  # fmt: skip
+            "ρ retention–speed", "kept in occlusion", "importance"]  # fmt: skip
     rows = []
     for c in sem.channels:
         iv = float(np.nanmean(imp[c.channel])) if imp is not None else float("nan")
@@ -225,7 +227,9 @@ def _index(dump, sem: ChannelSemantics, importance, horizon) -> str:
             f"<td class='l'>{c.category}</td>",
             f"<td>{_fmt(c.score)}</td>", f"<td>{_fmt(c.p_value, '.2g')}</td>",
             f"<td>{_fmt(c.stability, '.2f')}</td>", f"<td>{_fmt(c.energy)}</td>",
-            f"<td>{_fmt(horizon[c.channel], '.2f')}</td>", f"<td>{_fmt(iv)}</td>",
+            f"<td>{_fmt(horizon[c.channel], '.2f')}</td>",
+            f"<td>{_fmt(per_channel['rho'][c.channel], '.3f')}</td>",
+            f"<td>{_fmt(per_channel['kept'][c.channel], '.2f')}</td>", f"<td>{_fmt(iv)}</td>",
         ]  # fmt: skip
         rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
     ths = "".join(
@@ -242,6 +246,9 @@ def _index(dump, sem: ChannelSemantics, importance, horizon) -> str:
         f"{o.stable:.0%} of {o.bootstrap} bootstrap resamples of the videos (grey: unstable). "
         f"Significant, stable part labels: {sem.share_part_labels():.0%} of channels. "
         "Horizon: frames until the forget gates keep 10 % of a write (needs gates). "
+        "ρ retention–speed: Spearman ρ of this channel's retention |f⊙C|/(|f⊙C|+|i⊙g|) at "
+        "the joints with the joints' speed (the paper predicts ρ &lt; 0; see docs/claims.md). "
+        "Kept in occlusion: |C| at a hidden joint during / before the occlusion. "
         "Importance: mean PCK drop when the channel is ablated (DUMP/importance.json). "
         "Click a column header to sort.</p>"
         f"<table id='channels'><thead><tr>{ths}</tr></thead><tbody>{''.join(rows)}</tbody>"
@@ -250,8 +257,8 @@ def _index(dump, sem: ChannelSemantics, importance, horizon) -> str:
     return _page("lstm-probe atlas", body)
 
 
-def _channel_page(dump, sem, c, moments, curves, importance, horizon, img_dir) -> str:
-    lab = sem.channels[c]
+def _channel_page(dump, sem, c, moments, curves, importance, horizon, per_channel, img_dir):
+    lab, pc = sem.channels[c], per_channel
     figs = []
     for vid, t, val in moments:
         crop, frame = _crop_png(dump, vid, t, c, img_dir)
@@ -282,6 +289,11 @@ def _channel_page(dump, sem, c, moments, curves, importance, horizon, img_dir) -
         + _svg_profile(sem.lift[c], sem.lift_ci[c], SKELETON.names)
         + "<h2>Dynamics</h2>"
         + _svg_curves(curves, ("|C_t|", "|f⊙C_{t−1}|", "|i⊙g|"))
-        + f"<h2>Ablation</h2>{abl}"
+        + "<p>Mean over videos of the map-mean |·| of each phase, by frame index. Retention vs "
+        f"joint speed: ρ = {_fmt(pc['rho'][c], '.3f')} [{_fmt(pc['rho_ci'][c, 0], '.3f')}, "
+        f"{_fmt(pc['rho_ci'][c, 1], '.3f')}]; memory kept at a hidden joint during an "
+        f"occlusion: {_fmt(pc['kept'][c], '.2f')} [{_fmt(pc['kept_ci'][c, 0], '.2f')}, "
+        f"{_fmt(pc['kept_ci'][c, 1], '.2f')}] of its level before (95 % bootstrap intervals "
+        "over videos).</p>" + f"<h2>Ablation</h2>{abl}"
     )
     return _page(f"channel {c}", body)
