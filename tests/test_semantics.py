@@ -9,7 +9,9 @@ from lstm_probe.probe.semantics import (
     channel_semantics,
     classify,
     format_semantics,
+    label_power,
     poisson_weights,
+    spatial_extent,
 )
 from lstm_probe.skeleton import SKELETON
 from lstm_probe.utils import InputError
@@ -99,3 +101,14 @@ def test_bad_input_names_the_problem(planted):
         channel_semantics(planted, OPT, workers=1, video_ids=["nope"])
     with pytest.raises(InputError, match="alpha"):
         SemanticsOptions(alpha=2)
+
+
+def test_power_and_extent_reports(planted):
+    text = label_power(planted, counts=(2, 6, 99), options=OPT, workers=1)
+    rows = [r for r in text.splitlines() if r.startswith("| 2 ") or r.startswith("| 6 ")]
+    assert len(rows) == 2 and "| 99 " not in text  # more videos than the dump: left out
+    assert rows[1].endswith(f"| {channel_semantics(planted, OPT, 1).share_part_labels():.0%} |")
+    ext = spatial_extent(planted, videos=2)
+    # a planted Gaussian of σ = 1 cell is at half maximum within r = 1.18 cells (≈ 4.4 cells):
+    # the single-joint channels make the lower quartile, the two-joint ones the median
+    assert "grid 24×24" in ext and "a median 10 cells (quartiles 5–" in ext

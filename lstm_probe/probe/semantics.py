@@ -538,3 +538,54 @@ def save_semantics(sem: ChannelSemantics, path: str | os.PathLike) -> Path:
 
     write_json_atomic(path, sem.to_dict())
     return Path(path)
+
+
+def label_power(
+    dump: Dump | str | os.PathLike,
+    counts: tuple[int, ...] = (8, 16, 32, 64),
+    options: SemanticsOptions | None = None,
+    workers: int | None = None,
+) -> str:
+    """How labels depend on the amount of evidence: the categories and the share of significant,
+    stable part labels from the first n videos (by id) of a dump, for each n of ``counts``."""
+    dump = dump if isinstance(dump, Dump) else open_dump(dump)
+    ids = sorted(dump.video_ids)
+    rows = ["| videos | joint | limb | side | trunk | background | global | inactive | "
+            "significant, stable part labels |", "|" + "---|" * 9]  # fmt: skip
+    for n in counts:
+        if n > len(ids):
+            continue
+        sem = channel_semantics(dump, options, workers, ids[:n])
+        k = [sum(c.category == cat for c in sem.channels) for cat in CATEGORIES]
+        rows.append(f"| {n} | " + " | ".join(map(str, k)) + f" | {sem.share_part_labels():.0%} |")
+    return "\n".join(rows)
+
+
+def spatial_extent(dump: Dump | str | os.PathLike, videos: int = 16) -> str:
+    """Why labels spread over joints: the median distance (grid cells) between joints linked in
+    the skeleton, against the median area (cells) where a channel's |C_t| is at least half its
+    maximum, on the first ``videos`` videos (by id)."""
+    dump = dump if isinstance(dump, Dump) else open_dump(dump)
+    dist, area = [], []
+    cell = PHASES.index("cell")
+    edges = np.array(SKELETON.edges)
+    for vid in sorted(dump.video_ids)[:videos]:
+        v = dump.video(vid)
+        pos, valid = video_positions(v)
+        ok = valid[:, edges[:, 0]] & valid[:, edges[:, 1]]
+        d = np.linalg.norm(pos[:, edges[:, 0]] - pos[:, edges[:, 1]], axis=-1)
+        dist.append(d[ok])
+        m = np.abs(v.memory[:, cell].astype(np.float32))
+        top = m.max((2, 3), keepdims=True)
+        area.append(((m >= 0.5 * top) & (top > 0)).sum((2, 3)).reshape(-1))
+        v.close()
+        dump._open.pop(vid, None)
+    g = dump.manifest["grid_size"]
+    d, a = np.concatenate(dist), np.concatenate(area)
+    return (
+        f"grid {g}×{g}; linked joints lie a median {np.median(d):.2f} cells apart "
+        f"(quartiles {np.percentile(d, 25):.2f}–{np.percentile(d, 75):.2f}); a channel's "
+        f"half-maximum area is a median {np.median(a):.0f} cells (quartiles "
+        f"{np.percentile(a, 25):.0f}–{np.percentile(a, 75):.0f}), a disc of radius "
+        f"{np.sqrt(np.median(a) / np.pi):.2f} cells"
+    )
