@@ -8,6 +8,11 @@ For channel c and joint j, the attention score is the mean over frames of
 channel is no stronger at the joint than anywhere; a channel whose best score is ≥ ``threshold``
 and clearly above its second best (``margin``) is labelled with that joint, else "global" — the
 "trunks or edges" channels of the paper's Figure 4.
+
+These are per-video, quick labels (one clip in the dashboard or a notebook). Labels of a channel
+for a whole dump — with a null, corrected p-values, bootstrap stability and the limb, side,
+trunk, background and inactive categories — come from :mod:`.semantics`
+(``channel_semantics(dump)``; ``.as_report()`` gives this module's :class:`ChannelReport` shape).
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@
 - **Carrying an occluded joint**: for joints hidden by the synthetic occluder, the memory norm
   and the prediction error at the hidden joint during the occlusion, against the same joint in
   the frames just before the occluder arrived.
+
+These are the raw measurements (pooled over joint-frames). Effect sizes with bootstrap intervals
+over videos, nulls and verdicts with a minimum meaningful effect are in :mod:`.claims`.
 """
 
 from __future__ import annotations
