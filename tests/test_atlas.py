@@ -40,14 +40,18 @@ def test_atlas_pages(atlas):
 
 def test_top_moments_are_the_largest_and_order_free(planted):
     dump = open_dump(planted)
-    moments, _, counts = top_moments(dump, 2)
-    assert counts[:10].tolist() == [4] * 10
-    for c in range(CHANNELS):
-        peaks = []
-        for vid in dump.video_ids:
-            st = dump.video(vid).stats[:, 3, c]
-            peaks += [max(abs(a), b) for a, b in zip(st[:, 2], st[:, 3])]
-        assert [m[2] for m in moments[c]] == pytest.approx(sorted(peaks, reverse=True)[:2])
+    for per_video in (1, 3):
+        moments, _, counts = top_moments(dump, 2, per_video)
+        assert counts[:10].tolist() == [4] * 10
+        for c in range(CHANNELS):
+            peaks = []
+            for vid in dump.video_ids:
+                st = dump.video(vid).stats[:, 3, c]
+                p = sorted((max(abs(a), b) for a, b in zip(st[:, 2], st[:, 3])), reverse=True)
+                peaks += p[:per_video]
+            assert [m[2] for m in moments[c]] == pytest.approx(sorted(peaks, reverse=True)[:2])
+            if per_video == 1:
+                assert len({m[0] for m in moments[c]}) == 2  # two videos
 
 
 def test_horizon_of_planted_forget_gates(planted):

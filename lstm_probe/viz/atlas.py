@@ -12,7 +12,7 @@
 
 Everything is streamed: labels by :func:`~lstm_probe.probe.semantics.channel_semantics`, the
 top-k moments by one heap per channel over the dump's per-frame statistics (the peak |C_t| of
-each channel and frame), the dynamics by running sums; only the top-k frames are decoded.
+each channel and frame; one frame per video), the dynamics by running sums; only the top-k frames are decoded.
 """
 
 from __future__ import annotations
@@ -61,9 +61,13 @@ def load_importance(dump: Dump) -> dict | None:
     return {**data, "importance": imp}
 
 
-def top_moments(dump: Dump, k: int) -> tuple[list[list[tuple]], np.ndarray, np.ndarray]:
-    """Per channel the k frames of the whole dump with the largest peak |C_t| (a heap per
-    channel, ties broken by video id and frame) -> (moments, dynamics sums (T, 3, C), counts)."""
+def top_moments(
+    dump: Dump, k: int, per_video: int = 1
+) -> tuple[list[list[tuple]], np.ndarray, np.ndarray]:
+    """Per channel the k frames of the whole dump with the largest peak |C_t|, at most
+    ``per_video`` from one video (neighbouring frames of one video look alike), by a heap per
+    channel, ties broken by video id and frame -> (moments [(video, frame, peak)], dynamics
+    sums (T, 3, C), counts (T,))."""
     C = dump.manifest["channels"]
     heaps: list[list] = [[] for _ in range(C)]
     curves, counts = np.zeros((MAX_T, 3, C)), np.zeros(MAX_T)
@@ -78,7 +82,7 @@ def top_moments(dump: Dump, k: int) -> tuple[list[list[tuple]], np.ndarray, np.n
         curves[:T] += st[:T][:, phases][..., am]
         counts[:T] += 1
         for c in range(C):
-            for t in np.argsort(-peak[:, c], kind="stable")[:k]:
+            for t in np.argsort(-peak[:, c], kind="stable")[: min(k, per_video)]:
                 item = (float(peak[t, c]), _neg(vid), -int(t), vid, int(t))
                 if len(heaps[c]) < k:
                     heapq.heappush(heaps[c], item)
