@@ -111,7 +111,7 @@ class ChannelLabel:
     joints: tuple[str, ...]
     score: float  # mean lift over the label's joints (background: outside/inside ratio)
     null: float  # the null of that score (1 for a lift)
-    p_value: float  # corrected; the largest over the label's joints (NaN for inactive)
+    p_value: float  # corrected: the largest over the label's joints (none: the top joint's)
     stability: float
     stable: bool
     level: float  # mean |C_t| over the map
