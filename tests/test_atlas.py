@@ -108,3 +108,11 @@ def test_atlas_in_a_browser(atlas):
         assert not severe, severe
     finally:
         driver.quit()
+
+
+def test_claims_without_gates_say_so(tmp_path):
+    dump = write_planted_dump(tmp_path / "d", videos=2, frames=6)
+    claims = {c.key: c for c in evaluate_claims(dump, workers=1, bootstrap=20)}
+    hz = claims["memory_horizon"]
+    assert hz.verdict == "not measured" and "--gates" in hz.detail
+    assert np.isnan(channel_horizons(dump)).all()
