@@ -335,5 +335,20 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """The console script: ``main``, then exit. After a write the file system refused inside
+    HDF5 (see :class:`lstm_probe.probe.store.VideoDumpWriter`), HDF5's own exit handler would
+    crash on the file it cannot close, so the process then ends without running exit handlers
+    (streams flushed first)."""
+    from .probe.store import unclosable_files
+
+    code = main()
+    if unclosable_files():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
