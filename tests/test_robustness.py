@@ -205,3 +205,65 @@ def test_a_frame_folder_with_mixed_sizes_names_the_odd_frame(tmp_path):
         cv2.imwrite(str(folder / f"{t:03d}.png"), np.zeros((size[1], size[0], 3), np.uint8))
     with pytest.raises(InputError, match=r"002.png: frame is 40×32, the video's frames are 32×32"):
         list(open_video(folder).frames())
+
+
+def test_two_sources_with_one_video_id_never_share_a_dump(tmp_path, tiny_checkpoint, capsys):
+    for name in ("a", "b"):
+        (tmp_path / name / "clip").mkdir(parents=True)
+        for t in range(3):
+            cv2.imwrite(str(tmp_path / name / "clip" / f"{t}.png"), np.zeros((32, 32, 3), np.uint8))
+    out = tmp_path / "d"
+    base = ["dump", str(tiny_checkpoint), "--out", str(out), "--no-progress"]
+    assert main([*base, "--data", str(tmp_path / "a" / "clip")]) == 0
+    before = (out / "videos" / "clip.h5").read_bytes()
+    assert main([*base, "--data", str(tmp_path / "b" / "clip")]) == 2
+    assert "already holds a video 'clip' from" in capsys.readouterr().err
+    assert (out / "videos" / "clip.h5").read_bytes() == before
+
+
+def _corrupt(path: Path, text: bytes = b"\x00not what it claims\xff" * 64) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["info", "--preset", "huge"],
+        ["train", "{bad_yaml}", "--out", "{out}"],
+        ["dump", "{bad_ckpt}", "--out", "{out}", "--data", "synthetic:test:1:3"],
+        ["dump", "{ckpt}", "--out", "{out}", "--data", "{bad_video}"],
+        ["eval", "{bad_ckpt}", "--data", "synthetic:test:1:3"],
+        ["infer", "{ckpt}", "{bad_video}", "--out", "{out}/x"],
+        ["inspect", "{bad_dump}"],
+        ["figures", "{bad_dump}", "--out", "{out}"],
+        ["dashboard", "{bad_dump}"],
+        ["ablate", "{bad_ckpt}", "--channels", "1", "--data", "synthetic:test:1:3"],
+        ["import-caffe", "{bad_caffe}", "--out", "{out}/c.pt"],
+        ["bench", "nothing"],
+    ],
+)
+def test_every_subcommand_refuses_bad_input_in_one_line(command, tmp_path, tiny_checkpoint, capsys):
+    files = {
+        "ckpt": str(tiny_checkpoint),
+        "bad_ckpt": str(_corrupt(tmp_path / "bad.pt")),
+        "bad_yaml": str(_corrupt(tmp_path / "bad.yaml", b"model: [unclosed\n")),
+        "bad_video": str(_corrupt(tmp_path / "bad.mp4")),
+        "bad_caffe": str(_corrupt(tmp_path / "bad.caffemodel")),
+        "bad_dump": str(tmp_path / "dump"),
+        "out": str(tmp_path / "out"),
+    }
+    _corrupt(tmp_path / "dump" / "manifest.json", b'{"format": "lstm-probe-dump", "videos": 7}')
+    argv = [a.format(**files) for a in command]
+    try:
+        rc = main(argv)
+    except SystemExit as e:  # argparse: a malformed option
+        rc = e.code
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert rc == 2, (argv, err)
+    assert "Traceback" not in "\n".join(err)
+    named = [v for k, v in files.items() if v in argv and k.startswith("bad")]
+    assert all(any(n in line for line in err) for n in named), (named, err)
+    assert len([line for line in err if "error" in line]) == 1
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.tmp"))

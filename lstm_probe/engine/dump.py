@@ -136,6 +136,7 @@ def dump_model(
     (out / "videos").mkdir(parents=True, exist_ok=True)
     codec = HeatmapCodec(cfg.input_size)
     entries = {v["video_id"]: v for v in manifest["videos"]}
+    _check_against_dump(out, manifest["videos"], videos)
     with progress_bar(progress, total=len(videos), desc="dump", unit="video") as bar:
         for video in videos:
             vid = video.video_id
@@ -144,7 +145,7 @@ def dump_model(
             if e is not None and _finished(out, e):
                 bar.update(1)
                 continue
-            e = {"video_id": vid, "file": fname, "status": "partial"}
+            e = {"video_id": vid, "file": fname, "status": "partial", "source": _source(video)}
             if vid not in entries:
                 manifest["videos"].append(e)
             else:
@@ -177,6 +178,27 @@ def _finished(out: Path, entry: dict) -> bool:
         return ok
     except InputError:
         return False
+
+
+def _source(video: Video) -> str:
+    return str(video.attrs.get("source", ""))
+
+
+def _check_against_dump(out: Path, entries: list[dict], videos: Sequence[Video]) -> None:
+    """A video must not overwrite or skip another one already in the dump: the same id from
+    another source (``a/clip`` and ``b/clip``), or another id that maps to the same file."""
+    by_id = {e["video_id"]: e for e in entries}
+    by_file = {e["file"]: e["video_id"] for e in entries}
+    for v in videos:
+        e = by_id.get(v.video_id)
+        if e is not None and e.get("source") not in (None, _source(v)):
+            raise InputError(
+                out, f"already holds a video {v.video_id!r} from {e['source']!r}; this one comes "
+                f"from {_source(v)!r}: choose another --out",
+            )  # fmt: skip
+        other = by_file.get(f"videos/{safe_video_id(v.video_id)}.h5")
+        if other is not None and other != v.video_id:
+            raise InputError(out, f"video {v.video_id!r} would overwrite the file of {other!r}")
 
 
 def _check_videos(videos: Sequence[Video], options: DumpOptions) -> None:
