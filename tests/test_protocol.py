@@ -8,6 +8,7 @@ frame is known: at the crop centre it is the box centre, whatever the scale; off
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import cv2
@@ -325,9 +326,13 @@ def test_eval_cli_prints_the_protocol(tmp_path, capsys):
     torch.manual_seed(0)
     save_checkpoint(ckpt, build_model("lstm_pm", "tiny"), preset="tiny", meta={"config": cfg})
     data = f"penn:{root}:test"
-    assert main(["eval", str(ckpt), "--data", data, "--no-progress", "--scales", "2"]) == 0
+    out_stem = tmp_path / "res"
+    assert main(["eval", str(ckpt), "--data", data, "--no-progress", "--out", str(out_stem)]) == 0
     out = capsys.readouterr().out
-    assert "protocol: paper — 2 scales 0.8-1.4 summed" in out
+    assert "protocol: paper — 7 scales 0.8-1.4 summed" in out  # the default of a Penn run
+    saved = json.loads(out_stem.with_suffix(".json").read_text())
+    assert saved["scale_factors"] == pytest.approx([0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4])
+    assert saved["protocol"] == "paper" and "neck" not in saved["pck@0.2"]["joints"]
     assert "Mean = mean of the 13 annotated joints" in out and "authors' overall" in out
     assert main(["eval", str(ckpt), "--data", data, "--no-progress", "--protocol", "quick"]) == 0
     assert "protocol: quick — 1 scale (1.1)" in capsys.readouterr().out
