@@ -137,8 +137,9 @@ def evaluate_checkpoint(
     model, payload, policy, codec = load_for_inference(checkpoint, device, accel)
     protocol = protocol or checkpoint_protocol(payload)
     _check_protocol(protocol, exclude)
-    if scales is None:
-        scales = PAPER_SCALES if protocol == "paper" else 1
+    if scales is None:  # a checkpoint without a scale range (one factor) needs one scale
+        ranged = policy.scale_range[0] != policy.scale_range[1]
+        scales = PAPER_SCALES if protocol == "paper" and ranged else 1
     dev = next(model.parameters()).device
     records = collect(model, open_source(data), policy, codec, dev, progress, scales,
                       protocol=protocol)  # fmt: skip
@@ -234,6 +235,7 @@ def _paper_scores(records, pred, gt, vis, norm, alpha, jhmdb, exclude) -> dict:
     run_benchmark_GPU_JHMDB.m:129–164)."""
     zero_box = "drop" if "zero_box" in exclude else "miss"
     dataset = "jhmdb" if jhmdb else "penn"
+    shipped = False  # Penn's raw flags (the loader's visibility has off-image joints at −1)
     if jhmdb:  # every joint of the 15, the belly interpolated from the predicted torso
         mask = np.ones(vis.shape, bool)
         fifteen = np.concatenate([r["flags"]["jhmdb_keypoints"] for r in records])
@@ -242,14 +244,19 @@ def _paper_scores(records, pred, gt, vis, norm, alpha, jhmdb, exclude) -> dict:
     else:  # raw visibility == 1 over the 13 Penn joints (the neck is never evaluated)
         raw = [r["flags"].get("raw_visibility", r["vis"]) for r in records]
         mask = np.concatenate(raw) == 1
+        shipped = all("raw_visibility" in r["flags"] for r in records)
         counted = list(P.PENN_JOINTS)
     if "off_image" in exclude:
         mask = mask & (vis >= 0)
     out: dict = {
         "counting": {
-            "joints": "all 15 (neck, belly interpolated)" if jhmdb else "raw visibility == 1",
+            "joints": "all 15 (neck, belly interpolated)"
+            if jhmdb
+            else ("raw visibility == 1" if shipped else "visibility == 1"),
             "zero_size_box": "frame dropped" if zero_box == "drop" else "counted as misses",
-            "off_image": "dropped" if "off_image" in exclude else "counted",
+            "off_image": "dropped"
+            if "off_image" in exclude or not (jhmdb or shipped)
+            else "counted",
         },
         "mean_definition": P.MEAN_DEFINITION[dataset],
     }
