@@ -34,6 +34,7 @@ from .models import MODELS, PRESETS, model_table
 from .probe.inspect import check_dump
 from .utils import LstmProbeError, write_json_atomic
 
+SHORT_HELP = "accept a video file whose later frames do not decode (default: an error)"
 DATA_HELP = (
     "synthetic[:split[:N[:frames]]], penn:ROOT[:split], jhmdb:ROOT:K[:subset], lsp:ROOT[:split], "
     "lsp-extended:ROOT, mpii:ROOT, A+B, repeat:T:SPEC, a video file or a frame folder"
@@ -63,6 +64,7 @@ def _add_train(sub) -> None:
     p.add_argument("config", nargs="?", help="YAML config (default: the built-in defaults)")
     p.add_argument("--out", default=None, help="run directory (default runs/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--overwrite", action="store_true", help="start anew in a used run folder")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--max-steps", type=int, default=None, help="stop after N steps of this call")
     p.add_argument("--no-progress", action="store_true")
@@ -76,7 +78,8 @@ def cmd_train(args) -> int:
 
     cfg = load_config(args.config, args.overrides)
     out = args.out or str(Path("runs") / (Path(args.config).stem if args.config else "default"))
-    s = train(cfg, out, args.resume, args.device, not args.no_progress, args.max_steps)
+    s = train(cfg, out, args.resume, args.device, not args.no_progress, args.max_steps,
+              args.overwrite)  # fmt: skip
     print(f"done: {s['steps']} steps, last loss {s['loss']:.4f}, {s['checkpoint']}")
     return 0
 
@@ -93,6 +96,7 @@ def _add_dump(sub) -> None:
     p.add_argument("--gates", action="store_true", help="also store the four gates")
     p.add_argument("--hidden", action="store_true", help="also store the hidden state")
     p.add_argument("--crop", default="auto", choices=CROP_MODES)
+    p.add_argument("--accept-short", action="store_true", help=SHORT_HELP)
     _add_inference_options(p)
     p.set_defaults(func=cmd_dump)
 
@@ -116,7 +120,8 @@ def _add_inference_options(
 
 
 def cmd_dump(args) -> int:
-    videos = select_videos(open_source(args.data, keypoints=args.keypoints), args.videos)
+    source = open_source(args.data, keypoints=args.keypoints, accept_short=args.accept_short)
+    videos = select_videos(source, args.videos)
     options = DumpOptions(
         args.frames, args.channels, args.gates, args.hidden, args.crop, args.accel
     )
@@ -175,6 +180,7 @@ def _add_infer(sub) -> None:
     p.add_argument("video", help="a video file or a folder of frames")
     p.add_argument("--out", default=None, help="output stem (default: next to the video)")
     p.add_argument("--box", type=box, default=None, help="x1,y1,x2,y2 person box in frame 0")
+    p.add_argument("--accept-short", action="store_true", help=SHORT_HELP)
     _add_inference_options(p, compile=True)
     p.set_defaults(func=cmd_infer)
 
@@ -183,7 +189,7 @@ def cmd_infer(args) -> int:
     from .viz.draw import draw_pose
 
     paths = infer_video(args.checkpoint, args.video, draw_pose, args.out, args.box, args.device,
-                        not args.no_progress, accel=args.accel, compile=args.compile)  # fmt: skip
+                        not args.no_progress, args.accel, args.compile, args.accept_short)  # fmt: skip
     for p in paths:
         print(f"wrote {p}")
     return 0
@@ -345,5 +351,20 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """The console script: ``main``, then exit. After a write the file system refused inside
+    HDF5 (see :class:`lstm_probe.probe.store.VideoDumpWriter`), HDF5's own exit handler would
+    crash on the file it cannot close, so the process then ends without running exit handlers
+    (streams flushed first)."""
+    from .probe.store import unclosable_files
+
+    code = main()
+    if unclosable_files():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -31,7 +31,9 @@ from .synthetic import SyntheticVideos
 from .video import Video, open_video
 
 
-def open_source(spec: str, keypoints: str | None = None, **synthetic) -> Sequence[Video]:
+def open_source(
+    spec: str, keypoints: str | None = None, accept_short: bool = False, **synthetic
+) -> Sequence[Video]:
     """Videos named by a source string (see module doc); ``synthetic`` overrides its config."""
     kind, _, rest = spec.partition(":")
     # --- single-image sources, lists of sources and repeats (see data/stills.py) ---
@@ -72,7 +74,7 @@ def open_source(spec: str, keypoints: str | None = None, **synthetic) -> Sequenc
             "no such file or folder (sources: synthetic, penn:ROOT, jhmdb:ROOT:K, lsp:ROOT, "
             "lsp-extended:ROOT, mpii:ROOT, A+B, repeat:T:SPEC, a path)",
         )
-    return [open_video(path, keypoints)]
+    return [open_video(path, keypoints, accept_short)]
 
 
 def select_videos(videos: Sequence[Video], spec: str | None) -> list[Video]:

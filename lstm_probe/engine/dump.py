@@ -141,7 +141,7 @@ def dump_model(
             vid = video.video_id
             fname = f"videos/{safe_video_id(vid)}.h5"
             e = entries.get(vid)
-            if e is not None and e.get("status") == "done" and (out / e["file"]).is_file():
+            if e is not None and _finished(out, e):
                 bar.update(1)
                 continue
             e = {"video_id": vid, "file": fname, "status": "partial"}
@@ -152,12 +152,31 @@ def dump_model(
             entries[vid] = e
             save_manifest(out, manifest)
             n = _dump_one(model, video, out / fname, codec, policy, dev, options, C)
-            e.update(
-                status="done", num_frames=n, accel=accel_of(model).mode, attrs=_plain(video.attrs)
-            )
+            e.update(status="done", num_frames=n, accel=accel_of(model).mode,
+                     attrs=_plain(video.attrs), sha256=sha256_file(out / fname))  # fmt: skip
             save_manifest(out, manifest)
             bar.update(1)
     return out
+
+
+def _finished(out: Path, entry: dict) -> bool:
+    """Is this manifest entry's video really finished? Its file must exist and match the sha256
+    recorded when it was written (older dumps: open and validate it, and count its frames); a
+    video that fails is redone, never trusted."""
+    path = out / entry["file"]
+    if entry.get("status") != "done" or not path.is_file():
+        return False
+    if "sha256" in entry:
+        return sha256_file(path) == entry["sha256"]
+    try:
+        from ..probe.store import DumpVideo
+
+        video = DumpVideo(path)
+        ok = video.num_frames == entry.get("num_frames")
+        video.close()
+        return ok
+    except InputError:
+        return False
 
 
 def _check_videos(videos: Sequence[Video], options: DumpOptions) -> None:

@@ -25,11 +25,11 @@ DrawPose = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 def infer_video(
     checkpoint, video_path, draw: DrawPose, out=None, box=None, device=None, progress=True,
-    accel="auto", compile=False,
+    accel="auto", compile=False, accept_short=False,
 ) -> list[Path]:  # fmt: skip
     model, _, policy, codec = load_for_inference(checkpoint, device, accel, compile)
     dev = next(model.parameters()).device
-    video = open_video(video_path)
+    video = open_video(video_path, accept_short=accept_short)
     stem = Path(out) if out else Path(video_path).with_suffix("")
     if stem.is_dir() or str(out or "").endswith("/"):
         stem = stem / Path(video_path).stem

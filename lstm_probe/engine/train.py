@@ -127,16 +127,25 @@ def train(
     device: str | None = None,
     progress: bool = True,
     max_steps: int | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Run (or continue) a training run in ``out_dir`` -> summary dict.
 
     ``max_steps`` stops early after that many steps of this call (the schedule still spans
-    ``optim.steps``); used by tests and to split a run into parts.
+    ``optim.steps``); used by tests and to split a run into parts. A folder that already holds a
+    run is refused unless ``resume`` (continue it) or ``overwrite`` (start it anew) is given, so
+    two runs never write into one ``metrics.jsonl``.
     """
     out_dir = Path(out_dir)
     check_training_config(cfg)
-    rank, world, dev = _init_distributed(device)
     ckpt_path = out_dir / "checkpoint.pt"
+    run_files = [out_dir / n for n in ("checkpoint.pt", "metrics.jsonl", "config.json")]
+    if not resume and not overwrite and any(p.exists() for p in run_files):
+        raise TrainingError(
+            f"{out_dir} already holds a run: give --resume to continue it or --overwrite to "
+            "start it anew"
+        )
+    rank, world, dev = _init_distributed(device)
     optim_cfg, run_cfg = cfg["optim"], cfg["run"]
     torch.manual_seed(int(run_cfg["seed"]))
     model = build_model_from_config(cfg["model"])
@@ -157,8 +166,11 @@ def train(
             _truncate_log(out_dir / "metrics.jsonl", start)
         if rank == 0 and progress:
             print(f"resuming {out_dir} at step {start}")
-    elif resume and rank == 0:
-        print(f"nothing to resume in {out_dir}: starting from step 0")
+    elif rank == 0 and (resume or overwrite):  # killed before its first checkpoint, or anew
+        _truncate_log(out_dir / "metrics.jsonl", 0)
+        ckpt_path.unlink(missing_ok=True)
+        if resume:
+            print(f"nothing to resume in {out_dir}: starting from step 0")
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out_dir / "config.json", cfg)
