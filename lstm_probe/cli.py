@@ -21,7 +21,13 @@ from .data import open_source, select_videos
 from .engine.ablate import ablate_checkpoint, format_result
 from .engine.accel import ACCEL_MODES
 from .engine.dump import DumpOptions, dump_videos
-from .engine.evaluate import evaluate_checkpoint, format_table, write_result
+from .engine.evaluate import (
+    EXCLUSIONS,
+    PROTOCOLS,
+    evaluate_checkpoint,
+    format_table,
+    write_result,
+)
 from .engine.run_infer import infer_video
 from .engine.stream import CROP_MODES
 from .models import MODELS, PRESETS, model_table
@@ -143,7 +149,16 @@ def _add_eval(sub) -> None:
     p.add_argument("checkpoint")
     p.add_argument("--data", default="synthetic:test:64:24", help=DATA_HELP)
     p.add_argument("--alpha", type=fraction, default=0.2, help="PCK threshold α (default 0.2)")
-    p.add_argument("--scales", type=count(16), default=1, help="test scales (the paper uses 7)")
+    p.add_argument("--protocol", choices=PROTOCOLS, default=None,
+                   help="paper: the authors' benchmark (7 scales summed, per-frame box crops, raw "
+                        "visibility, zero-size boxes miss); quick: 1 scale, first-box crop scale. "
+                        "Default: paper for the paper preset or a Penn/sub-JHMDB-trained "
+                        "checkpoint, else quick")  # fmt: skip
+    p.add_argument("--scales", type=count(16), default=None,
+                   help="test scales over the training range (default: paper 7, quick 1)")  # fmt: skip
+    p.add_argument("--exclude", action="append", choices=EXCLUSIONS, default=[],
+                   help="paper protocol: leave out off_image joints or zero_box frames "
+                        "(repeatable; the authors count both)")  # fmt: skip
     p.add_argument("--out", default=None, help="write RESULT.json and RESULT.csv with this stem")
     _add_inference_options(p, default="plain")
     p.set_defaults(func=cmd_eval)
@@ -151,7 +166,8 @@ def _add_eval(sub) -> None:
 
 def cmd_eval(args) -> int:
     result = evaluate_checkpoint(args.checkpoint, args.data, args.alpha, args.scales, args.device,
-                                 args.accel, not args.no_progress)  # fmt: skip
+                                 args.accel, not args.no_progress, args.protocol,
+                                 args.exclude)  # fmt: skip
     print(format_table(result, f"{result['model']} on {args.data}"))
     if args.out:
         print("wrote " + " and ".join(map(str, write_result(args.out, result))))

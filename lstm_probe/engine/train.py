@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from pathlib import Path
 
@@ -58,19 +59,30 @@ def learning_rate(optim: dict, step: int) -> float:
     raise TrainingError(f"unknown schedule {optim['schedule']!r} (cosine, step, constant)")
 
 
+#: The per-gate biases of the authors' Scale layers (``scale_{g,i,o,f}_b``): lr_mult 1, no decay.
+SCALE_BIAS = re.compile(r"(^|\.)lstm\.[gifo]_bias$")
+
+
 def build_optimizer(model: torch.nn.Module, optim: dict) -> torch.optim.Optimizer:
-    """Adam or SGD. With ``caffe_lr_mult`` biases learn 2× faster without weight decay (Caffe)."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    """Adam or SGD. With ``caffe_lr_mult`` the prototxts' multipliers: conv weights 1× with decay,
+    conv biases 2× without decay, and the per-gate Scale biases (``lstm.{g,i,o,f}_bias``) 1×
+    without decay (``param { lr_mult: 0 } param { lr_mult: 1 }`` of the Scale layers,
+    LSTM_train.prototxt); ``scale_bias_lr_mult`` overrides that 1."""
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     wd = float(optim["weight_decay"])
     if optim.get("caffe_lr_mult"):
-        weights = [p for p in params if p.ndim > 1]
-        biases = [p for p in params if p.ndim <= 1]
+        weights = [p for _, p in params if p.ndim > 1]
+        scale = [p for n, p in params if p.ndim <= 1 and SCALE_BIAS.search(n)]
+        biases = [p for n, p in params if p.ndim <= 1 and not SCALE_BIAS.search(n)]
         groups = [
             {"params": weights, "lr_mult": 1.0, "weight_decay": wd},
             {"params": biases, "lr_mult": 2.0, "weight_decay": 0.0},
         ]
+        if scale:
+            mult = float(optim.get("scale_bias_lr_mult", 1.0))
+            groups.append({"params": scale, "lr_mult": mult, "weight_decay": 0.0})
     else:
-        groups = [{"params": params, "lr_mult": 1.0, "weight_decay": wd}]
+        groups = [{"params": [p for _, p in params], "lr_mult": 1.0, "weight_decay": wd}]
     lr = float(optim["lr"])
     if optim["name"] == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=float(optim["momentum"]))
