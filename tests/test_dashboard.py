@@ -4,10 +4,9 @@ import time
 
 import numpy as np
 import pytest
-from dash.exceptions import PreventUpdate
 
 from dashboard import callbacks as C
-from dashboard import create_app, ids
+from dashboard import create_app
 from dashboard.validate import InvalidInput
 from lstm_probe.metrics.pck import frame_pck
 from lstm_probe.probe.analysis import analyse_channels
@@ -54,35 +53,50 @@ def test_frame_pck_on_hand_built_numbers():
     assert frame_pck(pred, gt, np.full((2, 3), -1))[0] == 0.0
 
 
-def test_callbacks_as_functions(tiny_dump, tmp_path):
-    import base64
+def _sources(fig):
+    return [t["source"] for t in fig["data"] if t["type"] == "image"]
 
+
+def test_callbacks_as_functions(tiny_dump, tmp_path):
     app = create_app([tiny_dump, tmp_path / "missing"])
     cat = app.catalog
     assert len(cat.errors) == 1 and "missing" in cat.errors[0]
     vids, first = C.videos(cat, 0)
     assert first == vids[0]
-    tmax, _, opts, chans, _ = C.video_changed(cat, first, 0)
-    assert tmax == 7 and len(opts) == 8 and len(chans) == 1
-    fig5 = C.figure5(cat, 4, [0, 1], 0.5, "PuOr_r", "global", first, 0)
-    assert fig5.data[0].source.startswith("data:image/jpeg;base64,")
-    other = C.figure5(cat, 5, [0, 1], 0.5, "PuOr_r", "global", first, 0)
-    assert other.data[0].source != fig5.data[0].source
-    assert C.figure4(cat, 3, 0.7, "RdBu_r", first, 0).data[0].source.startswith("data:image/")
-    rep = cat.analysis(0, first)
-    click = {"points": [{"x": 160 * 2 + 5, "y": 5}]}  # third tile (160-px frames are drawn 1:1)
-    assert C.pick_channel(cat, click, first, 0) == [int(rep.order[2])]
+    tmax, t, opts, chans, _ = C.video_changed(cat, first, 0, None, None)
+    assert tmax == 7 and t == 3 and len(opts) == 8 and len(chans) == 1
+    # switching video keeps the frame and channels the new video has
+    assert C.video_changed(cat, vids[1], 0, 6, [5, 2])[1::2] == (6, [5, 2])
+    assert C.video_changed(cat, vids[1], 0, 60, [50])[1] == 3
+    fig5, note = C.figure5(cat, 4, [0, 1], 0.5, "PuOr_r", "global", first, 0)
+    assert note == "" and all(s.startswith("data:image/jpeg;base64,") for s in _sources(fig5))
+    assert len(_sources(fig5)) == 2 * 3 * 6  # 2 channels × 3 frames × panels a–f
+    other, _ = C.figure5(cat, 5, [0, 1], 0.5, "PuOr_r", "global", first, 0)
+    assert _sources(other)[0] != _sources(fig5)[0]
+    # an empty selection is an explicit empty state, frames 0–1 say why Figure 5 is shorter
+    empty, note = C.figure5(cat, 1, [], 0.7, "RdBu_r", "channel", first, 0)
+    assert not empty["data"] and "no channel selected" in empty["layout"]["annotations"][0]["text"]
+    assert "t = 2" in note
+    f4 = C.figure4(cat, 3, 0.7, "RdBu_r", "all", "cell", "common", first, 0)
+    assert len(_sources(f4)) == 8
+    order = C.fig4_channels(cat, 0, first, "all")
+    assert C.pick_channel(cat, {"points": [{"curveNumber": 5}]}, first, 0, "all") == [order[2]]
     assert C.jump(cat, {"points": [{"x": 6.2}]}, first, 0) == 6
-    energy, pck = C.timeline(cat, 3, [2], first, 0)
-    assert energy.layout.shapes  # current frame marked (and occlusions shaded)
-    assert len(pck.data[0].y) == 8
-    data, msg = C.export(cat, ids.EXPORT5, 4, [0], 0.7, "RdBu_r", "channel", first, 0, "pdf")
-    assert msg == ""
-    assert data["filename"].startswith("figure5_") and data["filename"].endswith(".pdf")
-    assert base64.b64decode(data["content"]).startswith(b"%PDF")
-    data, _ = C.export(cat, ids.EXPORT4, 4, None, 0.7, "RdBu_r", "channel", first, 0, "png")
-    assert data["filename"] == f"figure4_{first}_t4.png"
-    assert base64.b64decode(data["content"]).startswith(b"\x89PNG")
+    tl = C.timeline(cat, 3, [2], first, 0)
+    assert tl.layout.shapes and len(tl.data) == 4  # three energies + PCK, one shared x axis
+    assert tl.layout.xaxis2.matches == "x" or tl.layout.xaxis.matches == "x2"
+    h5, h4, msg = C.export_links(cat, 4, [0], 0.7, "RdBu_r", "channel", "curated", "cell", "tile",
+                                 "pdf", "single", first, 0)  # fmt: skip
+    assert msg == "" and h5.startswith("/export/figure5?") and h4.startswith("/export/figure4?")
+    client = app.server.test_client()
+    resp = client.get(h5)
+    assert resp.status_code == 200 and resp.data.startswith(b"%PDF")
+    assert f"figure5_{first}_t4.pdf" in resp.headers["Content-Disposition"]
+    h5, _, msg = C.export_links(cat, 4, [], 0.7, "RdBu_r", "channel", "curated", "cell", "tile",
+                                "png", "double", first, 0)  # fmt: skip
+    assert h5 is None and "choose a channel" in msg  # never channel 0 by default
+    assert client.get(h4.replace("fmt=pdf", "fmt=svg")).data.lstrip().startswith(b"<?xml")
+    assert client.get(h4.replace("t=4", "t=../4")).status_code == 400
 
 
 def test_callbacks_reject_what_the_page_cannot_send(tiny_dump):
@@ -91,21 +105,22 @@ def test_callbacks_reject_what_the_page_cannot_send(tiny_dump):
     with pytest.raises(InvalidInput, match="dump"):
         C.videos(cat, 1)
     with pytest.raises(InvalidInput, match="video"):
-        C.video_changed(cat, "../../etc/passwd", 0)
+        C.video_changed(cat, "../../etc/passwd", 0, 3, [0])
     with pytest.raises(InvalidInput, match="frame"):
         C.figure5(cat, 8, [0], 0.7, "RdBu_r", "channel", vid, 0)
     with pytest.raises(InvalidInput, match="channel"):
         C.figure5(cat, 3, [0, 99], 0.7, "RdBu_r", "channel", vid, 0)
     with pytest.raises(InvalidInput, match="colormap"):
-        C.figure4(cat, 3, 0.7, "../x", vid, 0)
+        C.figure4(cat, 3, 0.7, "../x", "curated", "cell", "tile", vid, 0)
+    with pytest.raises(InvalidInput, match="phase"):
+        C.figure4(cat, 3, 0.7, "RdBu_r", "curated", "gates", "tile", vid, 0)
     with pytest.raises(InvalidInput, match="export format"):
-        C.export(cat, ids.EXPORT5, 3, [0], 0.7, "RdBu_r", "channel", vid, 0, "png/../../x.png")
+        C.export_links(cat, 3, [0], 0.7, "RdBu_r", "channel", "curated", "cell", "tile",
+                       "png/../../x.png", "single", vid, 0)  # fmt: skip
     with pytest.raises(InvalidInput, match="clicked"):
-        C.pick_channel(cat, {"points": [{"x": 1e9, "y": 5}]}, vid, 0)
-    with pytest.raises(PreventUpdate):  # nothing chosen yet: not an error
-        C.figure5(cat, 3, [], 0.7, "RdBu_r", "channel", vid, 0)
-    with pytest.raises(InvalidInput, match="clicked y"):  # 8 channels: one row of tiles
-        C.pick_channel(cat, {"points": [{"x": 5, "y": 165}]}, vid, 0)
+        C.pick_channel(cat, {"points": [{"curveNumber": 10**6}]}, vid, 0, "all")
+    with pytest.raises(InvalidInput, match="clicked x"):
+        C.jump(cat, {"points": [{"x": 1e9}]}, vid, 0)
 
 
 def test_no_valid_dump_shows_a_message(tmp_path):
@@ -215,8 +230,11 @@ def test_ablation_view_and_importance_matrix(tiny_dump, tmp_path):
     fig, style = C.importance(app.catalog, 0)
     assert fig.data[0].z.shape == (8, 14) and style.get("display") != "none"
     vid = app.catalog.dumps[0].video_ids[0]
-    fig, msg = C.ablate(app.catalog, 3, [2], vid, 0)
-    assert msg == "" and fig.data[0].source.startswith("data:image/jpeg")
+    fig, msg = C.ablate(app.catalog, 3, [2], 0.7, "RdBu_r", vid, 0)
+    assert "ΔPCK@0.2" in msg and "silenced from t = 3" in msg
+    assert len(_sources(fig)) == 3 * 4  # unchanged, ablated, difference × frames 3–6
+    fig, msg = C.ablate(app.catalog, 6, [2], 0.7, "RdBu_r", vid, 0)
+    assert len(_sources(fig)) == 3 * 2  # frames 6–7: no frame repeated at the end
     # the re-run itself: deterministic, the channel is zero from t on, earlier frames unchanged
     model, v = app.catalog.model(0), app.catalog.video(0, vid)
     base, again = rerun(model, v), rerun(model, v)
@@ -241,7 +259,7 @@ def test_ablation_needs_the_unchanged_checkpoint(tiny_dump, tmp_path):
     (dump / "manifest.json").write_text(json.dumps(man))
     app = create_app([dump])
     vid = app.catalog.dumps[0].video_ids[0]
-    _, msg = C.ablate(app.catalog, 3, [2], vid, 0)
+    _, msg = C.ablate(app.catalog, 3, [2], 0.7, "RdBu_r", vid, 0)
     assert "sha256 differs" in msg
     _, style = C.importance(app.catalog, 0)
     assert style == {"display": "none"}
@@ -257,9 +275,9 @@ def test_switching_between_several_dumps(tiny_dump, tiny_checkpoint, tmp_path):
     first, _ = C.videos(cat, 0)
     second, vid = C.videos(cat, 1)
     assert set(first).isdisjoint(second) and vid.startswith("synthetic_val")
-    tmax, *_ = C.video_changed(cat, vid, 1)
+    tmax, *_ = C.video_changed(cat, vid, 1, None, None)
     assert tmax == 4
     with pytest.raises(InvalidInput):  # a video of the other dump
-        C.video_changed(cat, vid, 0)
-    fig = C.figure5(cat, 2, [0], 0.7, "RdBu_r", "channel", vid, 1)
-    assert fig.data[0].source.startswith("data:image/jpeg")
+        C.video_changed(cat, vid, 0, None, None)
+    fig, _ = C.figure5(cat, 2, [0], 0.7, "RdBu_r", "channel", vid, 1)
+    assert _sources(fig)[0].startswith("data:image/jpeg")
