@@ -31,6 +31,17 @@ FIG4_COLUMNS = 8
 NO_CHANNEL = "no channel selected: choose channels on the left, or click a tile of Figure 4"
 
 
+def figure_nbytes(fig: dict) -> int:
+    """About the bytes a figure dict holds: its images, typed arrays and numbers."""
+    n = 4096
+    for tr in fig["data"]:
+        n += len(tr.get("source") or "") + sum(
+            len(tr[k]["bdata"]) for k in ("x", "y", "z") if isinstance(tr.get(k), dict)
+        )
+        n += 8 * sum(len(tr[k]) for k in ("x", "y") if isinstance(tr.get(k), list))
+    return n
+
+
 def _video(cat: DumpCatalog, vid, d) -> tuple[int, str, CachedVideo]:
     d = V.dump_index(d, len(cat.dumps))
     if vid is None:
@@ -83,16 +94,23 @@ def figure5(cat: DumpCatalog, t, channels, alpha, cmap, scale, vid, d):
     style, scale = _style(alpha, cmap), V.scale(scale)
     if not chans:
         return plots.empty_figure(NO_CHANNEL), F.window_note(t)
-    spec = F.figure5_spec(v, t, chans, style, scale, cat.analysis(d, vid).labels)
-    return plots.grid_figure(spec), F.window_note(t)
+    labels = cat.analysis(d, vid).labels
+    fig = cat.cache.get(("figure5", d, vid, t, tuple(chans), style, scale),
+                        lambda: plots.grid_figure(F.figure5_spec(v, t, chans, style, scale, labels)),
+                        figure_nbytes)  # fmt: skip
+    return fig, F.window_note(t)
 
 
 def figure4(cat: DumpCatalog, t, alpha, cmap, mode, phase, scale4, vid, d):
     d, vid, v = _video(cat, vid, d)
     t, style = V.frame(t, v.num_frames), _style(alpha, cmap)
     mode, phase, scale4 = V.fig4_mode(mode), V.phase(phase), V.fig4_scale(scale4)
-    spec = F.figure4_spec(v, t, cat.analysis(d, vid), mode, phase, scale4, style, FIG4_COLUMNS)
-    return plots.grid_figure(spec)
+    rep = cat.analysis(d, vid)
+    return cat.cache.get(
+        ("figure4", d, vid, t, style, mode, phase, scale4),
+        lambda: plots.grid_figure(F.figure4_spec(v, t, rep, mode, phase, scale4, style, FIG4_COLUMNS)),
+        figure_nbytes,
+    )
 
 
 def fig4_channels(cat: DumpCatalog, d: int, vid: str, mode: str) -> list[int]:
@@ -126,7 +144,9 @@ def timeline(cat: DumpCatalog, t, channels, vid, d):
     t, chans = V.frame(t, v.num_frames), _channels_or_empty(channels, v)
     if not chans:
         return plots.empty_figure(NO_CHANNEL)
-    return plots.timeline_figure(v, chans[0], t, _pck(v), PCK_ALPHA, F.FIG5_WINDOW)
+    return cat.cache.get(("timeline", d, vid, t, chans[0]),
+                         lambda: plots.timeline_figure(v, chans[0], t, _pck(v), PCK_ALPHA,
+                                                       F.FIG5_WINDOW), figure_nbytes)  # fmt: skip
 
 
 def jump(cat: DumpCatalog, click, vid, d) -> int:

@@ -83,8 +83,10 @@ def test_callbacks_as_functions(tiny_dump, tmp_path):
     assert C.pick_channel(cat, {"points": [{"curveNumber": 5}]}, first, 0, "all") == [order[2]]
     assert C.jump(cat, {"points": [{"x": 6.2}]}, first, 0) == 6
     tl = C.timeline(cat, 3, [2], first, 0)
-    assert tl.layout.shapes and len(tl.data) == 4  # three energies + PCK, one shared x axis
-    assert tl.layout.xaxis2.matches == "x" or tl.layout.xaxis.matches == "x2"
+    assert len(tl["data"]) == 4 and {tr["xaxis"] for tr in tl["data"]} == {"x"}  # one time axis
+    assert [tr["yaxis"] for tr in tl["data"]] == ["y", "y", "y", "y2"]  # energies above PCK
+    window = [s for s in tl["layout"]["shapes"] if s.get("name") == "figure-5-window"]
+    assert (window[0]["x0"], window[0]["x1"]) == (0.5, 3.5)  # frames t−2 … t shaded
     h5, h4, msg = C.export_links(cat, 4, [0], 0.7, "RdBu_r", "channel", "curated", "cell", "tile",
                                  "pdf", "single", first, 0)  # fmt: skip
     assert msg == "" and h5.startswith("/export/figure5?") and h4.startswith("/export/figure4?")

@@ -254,56 +254,59 @@ ENERGY_TRACES = (("forget_term", "f<sub>t</sub>⊙C<sub>t−1</sub>", "#3182bd")
 
 
 def timeline_figure(
-    video: DumpVideo,
-    channel: int,
-    t: int,
-    pck: np.ndarray | None = None,
-    alpha: float = 0.2,
+    video: DumpVideo, channel: int, t: int, pck: np.ndarray | None = None, alpha: float = 0.2,
     window: int = 3,
-) -> go.Figure:
+) -> dict:
     """A channel's energy over the video (Σ over the grid of value², per phase) above the
     per-frame PCK, on one shared frame axis with one hover cursor; the frames t−2 … t of
-    Figure 5 shaded, frame t dotted, occluded frames grey, the cue's frames red."""
-    from plotly.subplots import make_subplots
-
+    Figure 5 shaded, frame t dotted, occluded frames grey, the cue's frames red. A plain dict
+    (as :func:`grid_figure`: no per-property validation, a few ms)."""
     e = STATS.index("energy")
-    x = np.arange(video.num_frames)
+    F = video.num_frames
+    x = list(range(F))
     two = pck is not None
-    fig = make_subplots(rows=2 if two else 1, cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                        row_heights=[0.65, 0.35] if two else None)  # fmt: skip
-    for phase, name, color in ENERGY_TRACES:
-        fig.add_trace(go.Scatter(x=x, y=video.stats[:, PHASES.index(phase), channel, e],
-                                 name=name, line=dict(color=color),
-                                 hovertemplate="%{y:.3g}"), 1, 1)  # fmt: skip
+    data = [dict(type="scatter", x=x, y=video.stats[:, PHASES.index(p), channel, e].tolist(),
+                 name=name, line=dict(color=c), hovertemplate="%{y:.3g}", xaxis="x", yaxis="y")
+            for p, name, c in ENERGY_TRACES]  # fmt: skip
     if two:
-        fig.add_trace(go.Scatter(x=x, y=pck, mode="lines+markers", name=f"PCK@{alpha:g}",
-                                 line=dict(color="#31a354"), hovertemplate="%{y:.2f}"), 2, 1)  # fmt: skip
+        data.append(dict(type="scatter", x=x, y=np.asarray(pck, float).tolist(),
+                         mode="lines+markers", name=f"PCK@{alpha:g}", line=dict(color="#31a354"),
+                         hovertemplate="%{y:.2f}", xaxis="x", yaxis="y2"))  # fmt: skip
+    shapes = []
+
+    def band(x0, x1, color, opacity, name=None):
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=x0, x1=x1, y0=0, y1=1,
+                           fillcolor=color, opacity=opacity, line=dict(width=0), layer="below",
+                           name=name))  # fmt: skip
+
     occ = video.flags.get("occluded")
     if occ is not None:
         for f in np.nonzero(occ.any(1))[0]:
-            fig.add_vrect(x0=f - 0.5, x1=f + 0.5, fillcolor="#999", opacity=0.25, line_width=0,
-                          row="all", col=1)  # fmt: skip
+            band(f - 0.5, f + 0.5, "#999", 0.25)
     cue = video.flags.get("cue_visible")
     if cue is not None and cue.any():
-        fig.add_vrect(x0=-0.5, x1=int(np.nonzero(cue)[0].max()) + 0.5, fillcolor="#d62728",
-                      opacity=0.12, line_width=0, row="all", col=1)  # fmt: skip
-    fig.add_vrect(x0=max(0, t - window + 1) - 0.5, x1=t + 0.5, fillcolor="#ffd54f", opacity=0.35,
-                  line_width=0, row="all", col=1, name="figure-5-window")  # fmt: skip
-    fig.add_vline(x=t, line_color="black", line_dash="dot", row="all", col=1)
-    fig.update_xaxes(range=[-0.5, video.num_frames - 0.5], showspikes=True, spikemode="across",
-                     spikesnap="cursor", spikethickness=1, spikedash="solid")  # fmt: skip
-    fig.update_xaxes(title_text="frame t", row=2 if two else 1, col=1)
-    fig.update_yaxes(title_text="energy Σ value²", row=1, col=1, rangemode="tozero")
-    if two:
-        fig.update_yaxes(title_text=f"PCK@{alpha:g} (fraction)", range=[0, 1.05], row=2, col=1)
-    fig.update_layout(
-        margin=dict(l=60, r=10, t=60, b=40), hovermode="x unified", clickmode="event",
+        band(-0.5, int(np.nonzero(cue)[0].max()) + 0.5, "#d62728", 0.12)
+    band(max(0, t - window + 1) - 0.5, t + 0.5, "#ffd54f", 0.45, "figure-5-window")
+    shapes.append(dict(type="line", xref="x", yref="paper", x0=t, x1=t, y0=0, y1=1,
+                       line=dict(color="black", dash="dot", width=1.5)))  # fmt: skip
+    spikes = dict(showspikes=True, spikemode="across", spikesnap="cursor", spikethickness=1,
+                  spikedash="solid", spikecolor="#444")  # fmt: skip
+    layout = dict(
+        xaxis=dict(range=[-0.5, F - 0.5], anchor="y2" if two else "y", title=dict(text="frame t"),
+                   **spikes),
+        yaxis=dict(domain=[0.42, 1] if two else [0, 1], rangemode="tozero",
+                   title=dict(text="energy Σ value²")),
+        margin=dict(l=60, r=10, t=70, b=40), hovermode="x unified", clickmode="event",
         title=dict(text=f"channel {channel}: memory energy per frame; yellow: Figure 5's frames "
-                   "t−2 … t, grey: occluded, red: cue shown", x=0, xanchor="left", y=0.98,
-                   font=dict(size=12)),
-        legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
+                   "t−2 … t, grey: occluded, red: cue shown", x=0, xanchor="left", xref="paper",
+                   y=0.98, font=dict(size=12)),
+        legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"), shapes=shapes,
+        plot_bgcolor="white", hoversubplots="axis",
     )  # fmt: skip
-    return fig
+    if two:
+        layout["yaxis2"] = dict(domain=[0, 0.34], range=[0, 1.05], anchor="x",
+                                title=dict(text=f"PCK@{alpha:g} (fraction)"))  # fmt: skip
+    return {"data": data, "layout": layout}
 
 
 def importance_heatmap(importance: dict) -> go.Figure:
