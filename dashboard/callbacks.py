@@ -51,8 +51,11 @@ def _video(cat: DumpCatalog, vid, d) -> tuple[int, str, CachedVideo]:
 
 
 def _channels_or_empty(channels, v) -> list[int]:
-    """[] for a cleared selection (the caller shows an empty state), else checked channels."""
-    if channels is None or channels == []:
+    """[] for a cleared selection (the caller shows an empty state), else checked channels;
+    None (the page has not chosen yet) shows nothing new."""
+    if channels is None:
+        raise PreventUpdate
+    if channels == []:
         return []
     return V.channels(channels, v.channels)
 
@@ -108,7 +111,9 @@ def figure4(cat: DumpCatalog, t, alpha, cmap, mode, phase, scale4, vid, d):
     rep = cat.analysis(d, vid)
     return cat.cache.get(
         ("figure4", d, vid, t, style, mode, phase, scale4),
-        lambda: plots.grid_figure(F.figure4_spec(v, t, rep, mode, phase, scale4, style, FIG4_COLUMNS)),
+        lambda: plots.grid_figure(
+            F.figure4_spec(v, t, rep, mode, phase, scale4, style, FIG4_COLUMNS)
+        ),
         figure_nbytes,
     )
 

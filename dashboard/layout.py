@@ -5,6 +5,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from lstm_probe.viz.figures import NOTATION
+from lstm_probe.viz.plots import empty_figure
 
 from . import ids
 from .catalog import DumpCatalog
@@ -67,8 +68,12 @@ def layout(cat: DumpCatalog) -> html.Div:
                         options=[{"label": width_labels[w], "value": w} for w in EXPORT_WIDTHS],
                         value=EXPORT_WIDTHS[0],
                     ),
-                    html.A("export Figure 5", id=ids.EXPORT5, className="button", download=""),
-                    html.A("export Figure 4", id=ids.EXPORT4, className="button", download=""),
+                    html.A(
+                        "export Figure 5", id=ids.EXPORT5, className="button export", download=""
+                    ),
+                    html.A(
+                        "export Figure 4", id=ids.EXPORT4, className="button export", download=""
+                    ),
                     html.Div(id=ids.EXPORT_MSG, className="error-inline"),
                 ],
                 className="controls",
@@ -76,7 +81,9 @@ def layout(cat: DumpCatalog) -> html.Div:
             html.Div(
                 [
                     html.Label("frame t"),
-                    dcc.Slider(id=ids.FRAME, min=0, max=1, step=1, value=0, updatemode="mouseup"),
+                    dcc.Slider(
+                        id=ids.FRAME, min=0, max=1, step=1, value=None, updatemode="mouseup"
+                    ),
                     html.H4("Figure 5: the phases of the memory over three consecutive frames"),
                     html.Div(id=ids.FIG5_NOTE, className="note"),
                     _graph(ids.FIG5),
@@ -84,7 +91,13 @@ def layout(cat: DumpCatalog) -> html.Div:
                     html.H4("Ablation: the first selected channel of C_t silenced from frame t on"),
                     html.Button("ablate the selected channel from frame t", id=ids.ABLATE),
                     dcc.Loading(html.Div(id=ids.ABLATE_MSG, className="result"), type="dot"),
-                    _graph(ids.ABLATION),
+                    _graph(
+                        ids.ABLATION,
+                        figure=empty_figure(
+                            "press “ablate” to re-run the video with the first selected channel of "
+                            "C_t silenced from frame t on"
+                        ),
+                    ),
                     html.H4("Figure 4: memory channels on frame t (click a tile to open it above)"),
                     html.Div(
                         [

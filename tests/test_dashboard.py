@@ -1,5 +1,6 @@
 """Dashboard: callbacks as plain functions on a small dump, then a real headless Chromium."""
 
+import re
 import time
 
 import numpy as np
@@ -140,62 +141,94 @@ def served(tiny_dump):
         yield url
 
 
-@pytest.fixture
-def browser():
-    from dashboard.browser import chromium_available, headless_chromium
-
-    if not chromium_available():
-        pytest.skip("Debian chromium + chromium-driver not installed (make browser)")
-    driver = headless_chromium()
-    yield driver
-    driver.quit()
-
-
-def _image_src(driver, graph_id, timeout=30.0, different_from=None):
-    from selenium.webdriver.common.by import By
-
+def _wait(driver, js, timeout=60.0, what=""):
     end = time.time() + timeout
     while time.time() < end:
-        imgs = driver.find_elements(By.CSS_SELECTOR, f"#{graph_id} image")
-        if imgs:
-            src = imgs[0].get_attribute("href") or imgs[0].get_attribute("xlink:href")
-            if src and src != different_from:
-                return src
-        time.sleep(0.2)
-    raise AssertionError(f"#{graph_id} showed no (new) image within {timeout} s")
+        value = driver.execute_script(js)
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what or js}")
+
+
+GRID_CHECK = """
+const gd = document.querySelector('#%s .js-plotly-plot');
+if (!gd || !gd._fullLayout || !gd.data) return null;
+const panels = Object.keys(gd.layout).filter(k => k.startsWith('xaxis')).length;
+const heads = gd._fullLayout.annotations.filter(a => a.name === 'panel-header').length;
+const domHeads = gd.querySelectorAll('.annotation-text').length;
+const bars = gd.querySelectorAll('.colorbar').length;
+const wanted = gd.data.filter(t => t.marker && t.marker.showscale).length;
+const images = gd.data.filter(t => t.type === 'image').length;
+return images ? {panels, heads, domHeads, bars, wanted, images,
+                 drawn: gd.querySelectorAll('image').length} : null;
+"""
 
 
 @pytest.mark.browser
-def test_end_to_end_in_chromium(served, browser):
+@pytest.mark.parametrize("width", [1600, 1280])
+def test_end_to_end_in_chromium(tiny_dump, tmp_path, width):
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
 
-    browser.get(served)
-    fig5 = _image_src(browser, "figure5")
-    fig4 = _image_src(browser, "figure4")
-    assert fig5.startswith("data:image/jpeg") and fig4.startswith("data:image/jpeg")
-    # change the frame with the keyboard on the slider handle
-    handle = browser.find_element(By.CSS_SELECTOR, "#frame [role=slider]")
-    handle.click()
-    handle.send_keys(Keys.ARROW_RIGHT)
-    fig5_b = _image_src(browser, "figure5", different_from=fig5)
-    # change the channel by clicking a tile of the Figure 4 grid
-    grid = browser.find_element(By.CSS_SELECTOR, "#figure4 .nsewdrag")
-    browser.execute_script(
-        "const r = arguments[0].getBoundingClientRect();"
-        "const o = {bubbles: true, clientX: r.left + r.width * 0.45, clientY: r.top + r.height * 0.25};"
-        "arguments[0].dispatchEvent(new MouseEvent('mousedown', o));"
-        "arguments[0].dispatchEvent(new MouseEvent('mouseup', o));"
-        "arguments[0].dispatchEvent(new MouseEvent('click', o));",
-        grid,
-    )
-    _image_src(browser, "figure5", different_from=fig5_b)
-    assert browser.find_elements(By.CSS_SELECTOR, "#energy .scatterlayer .trace")
-    # the ablation view re-runs the video with the selected channel silenced
-    browser.find_element(By.ID, "ablate").click()
-    assert _image_src(browser, "ablation", timeout=60).startswith("data:image/jpeg")
-    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-    assert severe == []
+    from dashboard.browser import chromium_available, headless_chromium, serve
+
+    if not chromium_available():
+        pytest.skip("Debian chromium + chromium-driver not installed (make browser)")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    driver = headless_chromium(width, 2400 if width == 1600 else 800, str(downloads))
+    try:
+        with serve(create_app([tiny_dump])) as url:
+            driver.get(url)
+            for graph in ("figure5", "figure4"):
+                g = _wait(driver, GRID_CHECK % graph, what=graph)
+                assert g["drawn"] >= g["images"] > 0, g
+                # every panel has a header, every scale a colour bar (one per Figure 5 row)
+                assert g["heads"] == g["panels"] and g["domHeads"] >= g["panels"], g
+                assert g["bars"] == g["wanted"] >= 1, g
+            driver.save_screenshot(str(tmp_path / f"page_{width}.png"))
+            for graph in ("figure5", "figure4", "timeline"):
+                driver.find_element(By.ID, graph).screenshot(str(tmp_path / f"{graph}_{width}.png"))
+            # hover on a memory panel: a value, the phase, the frame, the grid cell, the pixel
+            drag = driver.find_element(By.CSS_SELECTOR, "#figure5 .nsewdrag[data-subplot='x2y2']")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", drag)
+            ActionChains(driver).move_to_element(drag).move_by_offset(2, 3).perform()
+            hover = _wait(driver, "const h = document.querySelector('#figure5 .hovertext');"
+                                  "return h && h.textContent;", 15, "hover text")  # fmt: skip
+            assert "value" in hover and "frame t =" in hover and "grid cell (row" in hover, hover
+            assert re.search(r"value -?\d+\.\d{3}", hover) and "frame pixel (x" in hover, hover
+            # energy and PCK share the time axis: the same left edge and width on screen
+            rects = _wait(driver, "const r = s => { const e = document.querySelector("
+                          "'#timeline .nsewdrag[data-subplot=\"' + s + '\"]'); return e && "
+                          "e.getBoundingClientRect(); }; const a = r('xy'), b = r('xy2');"
+                          "return a && b && [a.left, a.width, b.left, b.width];")  # fmt: skip
+            assert abs(rects[0] - rects[2]) < 1 and abs(rects[1] - rects[3]) < 1, rects
+            # the ablation reports ΔPCK
+            driver.find_element(By.ID, "ablate").click()
+            msg = _wait(driver, "return document.getElementById('ablate-message').textContent;",
+                        90, "ablation message")  # fmt: skip
+            assert "ΔPCK@0.2" in msg, msg
+            _wait(driver, GRID_CHECK % "ablation", what="ablation view")
+            driver.find_element(By.ID, "ablation").screenshot(
+                str(tmp_path / f"ablation_{width}.png")
+            )
+            # quick successive exports all arrive: Figure 5 twice, then Figure 4
+            e5 = _wait(driver, "const a = document.getElementById('export5');"
+                               "return a.getAttribute('href') && a;")  # fmt: skip
+            e4 = driver.find_element(By.ID, "export4")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", e5)
+            ActionChains(driver).click(e5).click(e5).click(e4).perform()
+            done = lambda: [p for p in downloads.iterdir() if p.suffix != ".crdownload"]  # noqa: E731
+            end = time.time() + 60
+            while len(done()) < 3 and time.time() < end:
+                time.sleep(0.25)
+            files = done()
+            assert len(files) == 3 and all(p.read_bytes().startswith(b"%PDF") for p in files), files
+        severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert severe == []
+    finally:
+        driver.quit()
 
 
 def test_zoomed_panels_keep_the_geometry(tiny_dump):

@@ -68,7 +68,10 @@ def test_plotly_grid_figure(video):
     heads = [a for a in fig["layout"]["annotations"] if a.get("name") == "panel-header"]
     assert len(heads) == 18
     # the height grows with the rows
-    assert P.grid_figure(F.figure5_spec(video, 4, [1, 2]))["layout"]["height"] > fig["layout"]["height"]
+    assert (
+        P.grid_figure(F.figure5_spec(video, 4, [1, 2]))["layout"]["height"]
+        > fig["layout"]["height"]
+    )
     import plotly.graph_objects as go
 
     go.Figure(fig)  # a valid figure for notebooks
@@ -111,7 +114,9 @@ def test_pdf_has_text_headers_and_embedded_fonts(video, tmp_path):
     fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True).stdout
     import re
 
-    rows = [re.search(r"(yes|no)\s+(yes|no)\s+(yes|no)\s+\d+\s+\d+$", r) for r in fonts.splitlines()[2:]]
+    rows = [
+        re.search(r"(yes|no)\s+(yes|no)\s+(yes|no)\s+\d+\s+\d+$", r) for r in fonts.splitlines()[2:]
+    ]
     assert rows and all(m is not None and m[1] == "yes" for m in rows), fonts  # embedded
     assert "TrueType" in fonts and "Type 3" not in fonts, fonts  # fonttype 42, not Type 3
 

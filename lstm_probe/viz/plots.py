@@ -175,7 +175,8 @@ def grid_figure(spec, width: int | None = None) -> dict:
             sfx = str(n) if n > 1 else ""
             xa, ya = "x" + sfx, "y" + sfx
             x0 = k * (cw + gap)
-            layout["xaxis" + sfx] = {**axis, "domain": [x0, x0 + cw], "range": [0, W]}
+            layout["xaxis" + sfx] = {**axis, "domain": [x0, x0 + cw], "range": [0, W],
+                                     "constraintoward": "right" if per_tile_bars else "center"}  # fmt: skip
             layout["yaxis" + sfx] = {**axis, "domain": [y0, y1], "range": [H, 0],
                                      "scaleanchor": xa}  # fmt: skip
             annotations.append(dict(text=_html(p.header), x=x0 + cw / 2, y=y1, xref="paper",
@@ -254,7 +255,11 @@ ENERGY_TRACES = (("forget_term", "f<sub>t</sub>⊙C<sub>t−1</sub>", "#3182bd")
 
 
 def timeline_figure(
-    video: DumpVideo, channel: int, t: int, pck: np.ndarray | None = None, alpha: float = 0.2,
+    video: DumpVideo,
+    channel: int,
+    t: int,
+    pck: np.ndarray | None = None,
+    alpha: float = 0.2,
     window: int = 3,
 ) -> dict:
     """A channel's energy over the video (Σ over the grid of value², per phase) above the
