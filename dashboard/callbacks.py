@@ -24,7 +24,7 @@ from lstm_probe.viz import figures as F
 from lstm_probe.viz import plots
 
 from . import validate as V
-from .catalog import CachedVideo, DumpCatalog
+from .catalog import RERUN_THREADS, CachedVideo, DumpCatalog
 
 PCK_ALPHA = 0.2
 FIG4_COLUMNS = 8
@@ -204,7 +204,7 @@ def ablate(cat: DumpCatalog, t, channels, alpha, cmap, vid, d):
     except LstmProbeError as e:
         return dash.no_update, f"cannot re-run this dump: {e}"
     ablated = run_with_states(cat.model(d), v._v, [Intervention("cell", [c], "zero", frames=(t, None))],
-                              t, base)  # fmt: skip
+                              t, base, threads=RERUN_THREADS)  # fmt: skip
     spec = F.ablation_spec(v, t, c, base, ablated, style)
     return plots.grid_figure(spec), _summary_text(ablation_summary(v, t, c, base, ablated))
 

@@ -21,6 +21,8 @@ from lstm_probe.utils import InputError, LstmProbeError
 
 from .cache import DEFAULT_BUDGET, ByteLRU
 
+RERUN_THREADS = 1  # torch threads of a re-run: the server answers other requests meanwhile
+
 
 def cache_budget() -> int:
     raw = os.environ.get("LSTM_PROBE_CACHE_MB")
@@ -91,7 +93,8 @@ class DumpCatalog:
 
         model = self.model(d)
         return self.cache.get((d, vid, "baseline"),
-                              lambda: run_with_states(model, self.video(d, vid)._v), run_nbytes)  # fmt: skip
+                              lambda: run_with_states(model, self.video(d, vid)._v, threads=RERUN_THREADS),
+                              run_nbytes)  # fmt: skip
 
     def video(self, d: int, vid: str) -> CachedVideo:
         key = (d, vid)

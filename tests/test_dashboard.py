@@ -278,6 +278,15 @@ def test_ablation_view_and_importance_matrix(tiny_dump, tmp_path):
     assert np.all(abl["memory"][3:, 2] == 0) and np.array_equal(
         abl["keypoints"][:3], base["keypoints"][:3]
     )
+    # starting from the unchanged run's state at t − 1 gives the numbers of a run from frame 0
+    from lstm_probe.engine.rerun import run_with_states
+
+    iv = [Intervention("cell", [2], "zero", frames=(3, None))]
+    full = run_with_states(model, v, iv)
+    resumed = run_with_states(model, v, iv, 3, run_with_states(model, v), threads=1)
+    for k in ("keypoints", "memory", "belief"):
+        assert np.array_equal(full[k], resumed[k]), k
+    assert np.allclose(full["keypoints"], abl["keypoints"], atol=1e-3)
     # the re-run reproduces the dump's own memory up to the JPEG-stored frames
     stored = v.memory[:, 3].astype(np.float32)
     assert np.abs(base["memory"] - stored).mean() < 0.1 * np.abs(stored).mean() + 1e-3

@@ -122,12 +122,15 @@ def run_with_states(
     start: int = 0,
     base: dict | None = None,
     point: str = "cell",
+    threads: int | None = None,
 ) -> dict[str, object]:
     """Re-run ``video`` keeping what a later re-run can start from -> {"keypoints" (F, J, 2),
     "memory" (F, C, h, w) of ``point``, "belief" (F, J+1, h, w), "states": the model state after
     each frame}. With ``base`` (an earlier result) and ``start`` > 0, frames before ``start``
     are taken from ``base`` and the run starts from its state after frame ``start − 1``: an
-    intervention that begins at ``start`` gives the same numbers as a run from frame 0."""
+    intervention that begins at ``start`` gives the same numbers as a run from frame 0.
+    ``threads`` sets torch's intra-op threads for the run (restored after): a server answering
+    other requests on few cores runs faster with 1 (``lstm-probe bench dashboard``)."""
     if base is None and start:
         raise ValueError("a re-run from a later frame needs the base run's states")
     kps, mem, bel, states = [], [], [], []
@@ -139,14 +142,20 @@ def run_with_states(
     run = _runner(model, video)
     model.eval()
     probe = MemoryProbe(model, [point], interventions=interventions, keep="latest")
-    with probe, torch.inference_mode():
-        for t in range(start, video.num_frames):
-            out, kp, belief = run(t, state)
-            state = out.state
-            states.append(state)
-            kps.append(kp)
-            bel.append(belief)
-            mem.append(probe.latest[point][0].float().cpu().numpy())
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        with probe, torch.inference_mode():
+            for t in range(start, video.num_frames):
+                out, kp, belief = run(t, state)
+                state = out.state
+                states.append(state)
+                kps.append(kp)
+                bel.append(belief)
+                mem.append(probe.latest[point][0].float().cpu().numpy())
+    finally:
+        torch.set_num_threads(before)
     return {"keypoints": np.stack(kps), "memory": np.stack(mem), "belief": np.stack(bel),
             "states": states}  # fmt: skip
 
