@@ -20,7 +20,7 @@ from lstm_probe.probe.store import PHASES
 from lstm_probe.skeleton import SKELETON
 from lstm_probe.utils import LstmProbeError
 from lstm_probe.viz import export as E
-from lstm_probe.viz import figures as F
+from lstm_probe.viz import grids as F
 from lstm_probe.viz import plots
 
 from . import validate as V

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from lstm_probe.viz.figures import NOTATION
+from lstm_probe.viz.grids import NOTATION
 from lstm_probe.viz.plots import empty_figure
 
 from . import ids

@@ -325,3 +325,24 @@ def test_switching_between_several_dumps(tiny_dump, tiny_checkpoint, tmp_path):
         C.video_changed(cat, vid, 0, None, None)
     fig, _ = C.figure5(cat, 2, [0], 0.7, "RdBu_r", "channel", vid, 1)
     assert _sources(fig)[0].startswith("data:image/jpeg")
+
+
+def test_the_shared_cache_keeps_its_byte_budget():
+    from dashboard.cache import ByteLRU
+
+    cache = ByteLRU(max_bytes=10_000)
+    made = []
+
+    def make(k):
+        made.append(k)
+        return np.zeros(1000, np.uint8)
+
+    for k in range(50):
+        cache.get(k, lambda k=k: make(k))
+        assert cache.bytes <= 10_000
+    assert len(cache) == 10 and cache.bytes == 10_000
+    cache.get(49, lambda: make(49))  # the most recent entries are kept…
+    cache.get(0, lambda: make(0))  # …the oldest went first
+    assert made.count(49) == 1 and made.count(0) == 2
+    big = cache.get("big", lambda: np.zeros(20_000, np.uint8))  # larger than the budget: not kept
+    assert big.nbytes == 20_000 and "big" not in cache._items and cache.bytes <= 10_000

@@ -10,7 +10,7 @@ import pytest
 from lstm_probe.probe.analysis import analyse_channels
 from lstm_probe.probe.store import PHASES, open_dump
 from lstm_probe.viz import export as E
-from lstm_probe.viz import figures as F
+from lstm_probe.viz import grids as F
 from lstm_probe.viz import plots as P
 
 

@@ -1,7 +1,7 @@
 """Figures as files, through matplotlib: vector PDF and SVG (memory maps as rasters inside vector
 axes, fonts embedded as TrueType: ``pdf.fonttype = 42``; SVG text kept as text) or PNG, at journal
 widths (single column 3.3 in, double 7 in). The dashboard's export and ``lstm-probe figures`` call
-:func:`render` on the same :class:`~lstm_probe.viz.figures.FigureSpec`, so the same selection
+:func:`render` on the same :class:`~lstm_probe.viz.grids.FigureSpec`, so the same selection
 gives the same bytes (no creation date is written)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from ..probe.analysis import analyse_channels
 from ..probe.store import PHASES, open_dump, safe_video_id
 from ..utils import LstmProbeError
-from . import figures as F
+from . import grids as F
 
 FORMATS = ("png", "pdf", "svg")
 WIDTHS = {"single": 3.3, "double": 7.0}  # inches: one journal column, the full page width

@@ -145,7 +145,7 @@ def _typed(a: np.ndarray) -> dict:
 
 
 def grid_figure(spec, width: int | None = None) -> dict:
-    """A :class:`~lstm_probe.viz.figures.FigureSpec` as a Plotly figure (a plain dict, built
+    """A :class:`~lstm_probe.viz.grids.FigureSpec` as a Plotly figure (a plain dict, built
     without per-property validation: ``dcc.Graph`` takes it as is, ``go.Figure(d)`` in a
     notebook): one pair of axes per panel (frame pixels, y down), the panel's image as a JPEG
     inside the plot (an ``image`` trace), an invisible native-resolution heatmap over it for
@@ -179,8 +179,8 @@ def grid_figure(spec, width: int | None = None) -> dict:
                                      "constraintoward": "right" if per_tile_bars else "center"}  # fmt: skip
             layout["yaxis" + sfx] = {**axis, "domain": [y0, y1], "range": [H, 0],
                                      "scaleanchor": xa}  # fmt: skip
-            annotations.append(dict(text=_html(p.header), x=x0 + cw / 2, y=y1, xref="paper",
-                                    yref="paper", yanchor="bottom", showarrow=False,
+            annotations.append(dict(text=_html(p.header), x=0.5, y=1, xref=f"{xa} domain",
+                                    yref=f"{ya} domain", yanchor="bottom", showarrow=False,
                                     font=dict(size=11), name="panel-header"))  # fmt: skip
             if p.image is None:
                 annotations.append(dict(text=p.note, x=W / 2, y=H / 2, xref=xa, yref=ya,
@@ -208,7 +208,10 @@ def grid_figure(spec, width: int | None = None) -> dict:
         x = max(b[0] for b in boxes) + cw + 0.004 if per_tile_bars else 1.01
         bar = dict(x=x, xanchor="left", y=(lo_y + hi_y) / 2, yanchor="middle", len=hi_y - lo_y,
                    lenmode="fraction", thickness=6 if per_tile_bars else 12,
-                   tickfont=dict(size=9), nticks=3 if per_tile_bars else 5,
+                   tickfont=dict(size=9), tickmode="array" if per_tile_bars else "auto",
+                   tickvals=[s.lo, 0, s.hi] if per_tile_bars else None,
+                   ticktext=[f"{s.lo:.2g}", "0", f"{s.hi:.2g}"] if per_tile_bars else None,
+                   nticks=None if per_tile_bars else 5,
                    title=dict(text="" if per_tile_bars else _html(s.label), side="right",
                               font=dict(size=10)))  # fmt: skip
         data.append(dict(type="scatter", x=[None], y=[None], mode="markers", hoverinfo="skip",
