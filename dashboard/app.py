@@ -77,7 +77,8 @@ def register(app: dash.Dash, cat: DumpCatalog) -> None:
       [Input(ids.VIDEO, "value"), dump, frame, chans])  # fmt: skip
     w(C.importance, [Output(ids.IMPORTANCE, "figure"), Output(ids.IMPORTANCE, "style")],
       [Input(ids.DUMP, "value")])  # fmt: skip
-    w(C.figure5, [Output(ids.FIG5, "figure"), Output(ids.FIG5_NOTE, "children")],
+    w(C.window_note, [Output(ids.FIG5_NOTE, "children")], [Input(ids.FRAME, "value"), video, dump])
+    w(C.figure5, [Output(ids.FIG5, "figure")],
       [Input(ids.FRAME, "value"), Input(ids.CHANNELS, "value"), *look,
        Input(ids.SCALE, "value"), video, dump])  # fmt: skip
     w(

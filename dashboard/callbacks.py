@@ -91,17 +91,23 @@ def importance(cat: DumpCatalog, d):
 
 
 def figure5(cat: DumpCatalog, t, channels, alpha, cmap, scale, vid, d):
-    """-> Figure 5 (a figure grid) and the note on its window (why it starts at t = 2)."""
+    """-> Figure 5 (a figure grid), or an explicit empty state without a channel."""
     d, vid, v = _video(cat, vid, d)
     t, chans = V.frame(t, v.num_frames), _channels_or_empty(channels, v)
     style, scale = _style(alpha, cmap), V.scale(scale)
     if not chans:
-        return plots.empty_figure(NO_CHANNEL), F.window_note(t)
+        return plots.empty_figure(NO_CHANNEL)
     labels = cat.analysis(d, vid).labels
     fig = cat.cache.get(("figure5", d, vid, t, tuple(chans), style, scale),
                         lambda: plots.grid_figure(F.figure5_spec(v, t, chans, style, scale, labels)),
                         figure_nbytes)  # fmt: skip
-    return fig, F.window_note(t)
+    return fig
+
+
+def window_note(cat: DumpCatalog, t, vid, d) -> str:
+    """-> why Figure 5 has fewer rows at frames 0–1 ("" from t = 2)."""
+    d, vid, v = _video(cat, vid, d)
+    return F.window_note(V.frame(t, v.num_frames))
 
 
 def figure4(cat: DumpCatalog, t, alpha, cmap, mode, phase, scale4, vid, d):

@@ -69,13 +69,16 @@ def test_callbacks_as_functions(tiny_dump, tmp_path):
     # switching video keeps the frame and channels the new video has
     assert C.video_changed(cat, vids[1], 0, 6, [5, 2])[1::2] == (6, [5, 2])
     assert C.video_changed(cat, vids[1], 0, 60, [50])[1] == 3
-    fig5, note = C.figure5(cat, 4, [0, 1], 0.5, "PuOr_r", "global", first, 0)
-    assert note == "" and all(s.startswith("data:image/jpeg;base64,") for s in _sources(fig5))
+    fig5 = C.figure5(cat, 4, [0, 1], 0.5, "PuOr_r", "global", first, 0)
+    assert C.window_note(cat, 4, first, 0) == "" and all(
+        s.startswith("data:image/jpeg;base64,") for s in _sources(fig5)
+    )
     assert len(_sources(fig5)) == 2 * 3 * 6  # 2 channels × 3 frames × panels a–f
-    other, _ = C.figure5(cat, 5, [0, 1], 0.5, "PuOr_r", "global", first, 0)
+    other = C.figure5(cat, 5, [0, 1], 0.5, "PuOr_r", "global", first, 0)
     assert _sources(other)[0] != _sources(fig5)[0]
     # an empty selection is an explicit empty state, frames 0–1 say why Figure 5 is shorter
-    empty, note = C.figure5(cat, 1, [], 0.7, "RdBu_r", "channel", first, 0)
+    empty = C.figure5(cat, 1, [], 0.7, "RdBu_r", "channel", first, 0)
+    note = C.window_note(cat, 1, first, 0)
     assert not empty["data"] and "no channel selected" in empty["layout"]["annotations"][0]["text"]
     assert "t = 2" in note
     f4 = C.figure4(cat, 3, 0.7, "RdBu_r", "all", "cell", "common", first, 0)
@@ -323,7 +326,7 @@ def test_switching_between_several_dumps(tiny_dump, tiny_checkpoint, tmp_path):
     assert tmax == 4
     with pytest.raises(InvalidInput):  # a video of the other dump
         C.video_changed(cat, vid, 0, None, None)
-    fig, _ = C.figure5(cat, 2, [0], 0.7, "RdBu_r", "channel", vid, 1)
+    fig = C.figure5(cat, 2, [0], 0.7, "RdBu_r", "channel", vid, 1)
     assert _sources(fig)[0].startswith("data:image/jpeg")
 
 

@@ -133,7 +133,7 @@ def test_every_callback_survives_forged_values(tiny_dump, tmp_path, monkeypatch)
     app = create_app([dump])
     client = app.server.test_client()
     good = _valid_values(app.catalog)
-    assert len(app.callback_map) == 10
+    assert len(app.callback_map) == 11
     post = lambda p: client.post("/_dash-update-component", json=p)  # noqa: E731
     for key, spec in app.callback_map.items():
         # the unchanged request works: the forged ones below reach the callback for real

@@ -91,7 +91,7 @@ def run(checkpoint, frames: int = 30, repeats: int = 40, clients: int = 50) -> d
             t0 = time.perf_counter()
             for path in ("/", "/_dash-layout", "/_dash-dependencies"):
                 client.get(path)
-            for prefix in ("..video.options", "..frame.max", "..importance", "..figure5.",
+            for prefix in ("..video.options", "..frame.max", "..importance", "figure5.figure", "figure5-note",
                            "figure4.figure", "timeline.figure", "..export5"):  # fmt: skip
                 resp = client.post("/_dash-update-component", json=_payload(fresh, prefix, values))
                 if prefix == "..frame.max":
@@ -111,7 +111,7 @@ def run(checkpoint, frames: int = 30, repeats: int = 40, clients: int = 50) -> d
             res["ablation click"].append((time.perf_counter() - t0) * 1000)
         short_app.catalog.dumps[0].close()
         with serve(app) as url:
-            body = _payload(app, "..figure5.", {**values, "channels.value": [0]})
+            body = _payload(app, "figure5.figure", {**values, "channels.value": [0]})
             lat: list[float] = []
             lock = threading.Lock()
 
