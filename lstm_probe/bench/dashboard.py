@@ -135,7 +135,8 @@ def run(checkpoint, frames: int = 30, repeats: int = 40, clients: int = 50) -> d
             for th in threads:
                 th.join()
             res["concurrent frame change"] = lat
-        cache = {"bytes": cat.cache.bytes, "budget": cat.cache.max_bytes, "entries": len(cat.cache)}
+        cache = {"bytes": cat.cache.bytes, "budget": cat.cache.max_bytes, "entries": len(cat.cache),
+                 "hits": cat.cache.hits, "misses": cat.cache.misses}  # fmt: skip
         for d in cat.dumps:  # files closed before the temp dir goes
             d.close()
     stats = {k: {"p50": percentile(v, 50), "p95": percentile(v, 95), "goal_p95": GOALS_MS[k],
@@ -156,6 +157,7 @@ def report(result: dict) -> str:
         "clients over HTTP, Figure 5 frame changes",
         table(rows, ["server time", "p50 ms", "p95 ms", "goal p95 ms", "met"]),
         f"shared cache: {c['bytes'] / 2**20:.1f} MiB in {c['entries']} entries, budget "
-        f"{c['budget'] / 2**20:.0f} MiB (LSTM_PROBE_CACHE_MB); peak RSS "
+        f"{c['budget'] / 2**20:.0f} MiB (LSTM_PROBE_CACHE_MB), {c['hits']} hits / "
+        f"{c['misses']} misses (frames, maps, figures); peak RSS "
         f"{result['peak_rss_mib']:.0f} MiB",
     ])  # fmt: skip
