@@ -223,7 +223,7 @@ def test_end_to_end_in_chromium(tiny_dump, tmp_path, width):
             driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", e5)
             ActionChains(driver).click(e5).click(e5).click(e4).perform()
             done = lambda: [p for p in downloads.iterdir() if p.suffix != ".crdownload"]  # noqa: E731
-            end = time.time() + 60
+            end = time.time() + 90
             while len(done()) < 3 and time.time() < end:
                 time.sleep(0.25)
             files = done()

@@ -7,6 +7,7 @@ gives the same bytes (no creation date is written)."""
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ..utils import LstmProbeError
 from . import grids as F
 
 FORMATS = ("png", "pdf", "svg")
+_RENDER_LOCK = threading.Lock()  # rc_context changes matplotlib's global rcParams: one at a time
 WIDTHS = {"single": 3.3, "double": 7.0}  # inches: one journal column, the full page width
 MIME = {"png": "image/png", "pdf": "application/pdf", "svg": "image/svg+xml"}
 RC = {
@@ -89,7 +91,7 @@ def render(spec: F.FigureSpec, fmt: str = "pdf", width: str = "double", dpi: int
     head = fs * 2.6 / 72  # two lines of header text
     top = 0.2 + (0.14 if spec.legend else 0)
     H_in = top + rows * (ph + head) + 0.08
-    with matplotlib.rc_context({**RC, "font.size": fs}):
+    with _RENDER_LOCK, matplotlib.rc_context({**RC, "font.size": fs}):
         fig = Figure(figsize=(W_in, H_in), dpi=dpi)
         boxes: dict[int, list] = {}
         axes = {}
