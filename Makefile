@@ -19,12 +19,14 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(VENV)/bin/lstm-probe demo $(DEMO_ARGS)
 
-# Chromium and its driver come from Debian (browser tests); skipped when not root.
+# Chromium and its driver (browser tests) and poppler-utils (pdftotext/pdffonts: the PDF export
+# test) come from Debian; skipped when not root.
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && \
+	  command -v pdftotext >/dev/null && command -v pdffonts >/dev/null || \
 	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	  else echo "chromium missing: browser tests will be skipped"; fi; }
+	    apt-get install -y -qq chromium chromium-driver poppler-utils >/dev/null; \
+	  else echo "chromium or poppler-utils missing: browser and PDF tests will be skipped"; fi; }
 
 test: setup browser
 	$(VENV)/bin/lint-imports

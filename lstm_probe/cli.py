@@ -217,12 +217,20 @@ def cmd_dashboard(args) -> int:
 
 
 def _add_figures(sub) -> None:
-    p = sub.add_parser("figures", help="export Figures 4 and 5 from a dump as PNG or PDF")
+    p = sub.add_parser("figures", help="export Figures 4 and 5 from a dump (PDF, SVG or PNG)")
     p.add_argument("dump")
     p.add_argument("--video", default=None, help="video id (default: the first)")
     p.add_argument("--frame", type=int, default=3, help="frame t (Figure 5 shows t-2..t)")
     p.add_argument("--channels", type=int_list, help="Figure 5 rows (default: top 3 by energy)")
-    p.add_argument("--format", default="png", choices=["png", "pdf"])
+    p.add_argument("--format", default="pdf", choices=["png", "pdf", "svg"])
+    p.add_argument("--width", default="double", choices=["single", "double"],
+                   help="journal width: single column 3.3 in, double 7 in")  # fmt: skip
+    p.add_argument("--scale", default="channel", choices=["channel", "global"],
+                   help="Figure 5: one colour scale per channel row, or one for all")  # fmt: skip
+    p.add_argument("--fig4-mode", default="curated", choices=["curated", "all"])
+    p.add_argument("--fig4-phase", default="cell",
+                   choices=["prev_cell", "forget_term", "input_term", "cell"])  # fmt: skip
+    p.add_argument("--fig4-scale", default="tile", choices=["tile", "common"])
     p.add_argument("--out", default="figures")
     p.set_defaults(func=cmd_figures)
 
@@ -230,7 +238,9 @@ def _add_figures(sub) -> None:
 def cmd_figures(args) -> int:
     from .viz.export import export_figures
 
-    paths = export_figures(args.dump, args.video, args.frame, args.channels, args.format, args.out)
+    paths = export_figures(args.dump, args.video, args.frame, args.channels, args.format,
+                           args.out, args.width, args.scale, args.fig4_mode, args.fig4_phase,
+                           args.fig4_scale)  # fmt: skip
     print("\n".join(f"wrote {p}" for p in paths))
     return 0
 
