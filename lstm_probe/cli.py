@@ -31,7 +31,8 @@ from .utils import LstmProbeError, write_json_atomic
 SHORT_HELP = "accept a video file whose later frames do not decode (default: an error)"
 DATA_HELP = (
     "synthetic[:split[:N[:frames]]], penn:ROOT[:split], jhmdb:ROOT:K[:subset], lsp:ROOT[:split], "
-    "lsp-extended:ROOT, mpii:ROOT, A+B, repeat:T:SPEC, a video file or a frame folder"
+    "lsp-extended:ROOT, mpii:ROOT, A+B, repeat:T:SPEC, own:VIDEO:KEYPOINTS[:train|test], a video "
+    "file or a frame folder"
 )
 
 
@@ -179,6 +180,32 @@ def cmd_infer(args) -> int:
     return 0
 
 
+def _add_label(sub) -> None:
+    p = sub.add_parser("label", help="teacher keypoints for your own footage (MediaPipe Pose)",
+                       description="Label a video or frame folder with a pose estimator as the "
+                       "teacher, for fine-tuning (docs/real-footage.md). Needs the teacher extra: "
+                       'pip install "lstm-probe[teacher]".')  # fmt: skip
+    p.add_argument("video", help="a video file or a folder of frames")
+    p.add_argument("--teacher", default="mediapipe", choices=["mediapipe"])
+    p.add_argument("--out", required=True, help="keypoint JSON to write")
+    p.add_argument("--box", type=box, default=None, help="x1,y1,x2,y2 of the person in frame 0")
+    p.add_argument("--frames", type=frame_range, default=(0, None), help="START:STOP frame range")
+    p.add_argument("--accept-short", action="store_true", help=SHORT_HELP)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_label)
+
+
+def cmd_label(args) -> int:
+    from .teacher import label_video
+
+    s = label_video(args.video, args.out, args.teacher, args.frames, args.box,
+                    not args.no_progress, args.accept_short)  # fmt: skip
+    print(
+        f"{s['teacher']}: a person in {s['with_person']} of {s['frames']} frames; wrote {s['out']}"
+    )
+    return 0
+
+
 def _add_dashboard(sub) -> None:
     p = sub.add_parser("dashboard", help="browse dumps in the Dash app")
     p.add_argument("dumps", nargs="+", help="one or more dump directories")
@@ -305,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lstm-probe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     adders = (_add_info, _add_train, _add_dump, _add_inspect, _add_eval, _add_infer,
-              _add_dashboard, _add_figures, _add_demo, _add_import_caffe, _add_ablate, _add_bench)  # fmt: skip
+              _add_dashboard, _add_figures, _add_demo, _add_import_caffe, _add_ablate, _add_bench,
+              _add_label)  # fmt: skip
     for add in adders:
         add(sub)
     return parser

@@ -96,12 +96,19 @@ def evaluate_checkpoint(
 
     model, _, policy, codec = load_for_inference(checkpoint, device, accel)
     dev = next(model.parameters()).device
-    records = collect(model, open_source(data), policy, codec, dev, progress, scales)
+    videos = open_source(data)
+    records = collect(model, videos, policy, codec, dev, progress, scales)
     if not records:
         raise LstmProbeError(f"{data}: no annotated video to evaluate")
     result = score(records, alpha)
     result.update(checkpoint=str(checkpoint), data=data, model=model.name, scales=scales,
                   accel=model.accel.mode)  # fmt: skip
+    own = data.startswith("own:")
+    teacher = (
+        next((v.attrs["teacher"] for v in videos if v.attrs.get("teacher")), None) if own else None
+    )
+    if teacher:  # labels from a pose estimator: PCK measures agreement with it, not accuracy
+        result["teacher"] = teacher
     return result
 
 
@@ -167,6 +174,10 @@ def format_table(result: dict, title: str = "") -> str:
     a = result.get("alpha", 0.2)
     cols = [*SKELETON.groups, "Mean"]
     lines = [title] if title else []
+    if result.get("teacher"):
+        t = result["teacher"]
+        lines.append(f"against teacher labels ({t.get('name', '?')} {t.get('version', '')}): "
+                     "agreement with the teacher, not accuracy")  # fmt: skip
     lines.append(f"{'PCK@' + format(a, 'g'):<10}" + "".join(f"{c:>7}" for c in cols))
     for key in (f"pck@{a:g}", "pck@0.1"):
         if key in result:
