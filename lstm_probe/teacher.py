@@ -139,7 +139,9 @@ class MediaPipeTeacher:
         return {"name": "mediapipe-pose", "package": "mediapipe",
                 "version": str(self.mp.__version__), "model_complexity": 1,
                 "static_image_mode": False, "visibility_threshold": VISIBLE,
-                "person_boxes": "previous frame's landmarks, else the whole frame, else OpenCV HOG",
+                "crop": f"{CROP_MARGIN} x the person box, {CROP_SIZE} px",
+                "person_boxes": "the previous frame's landmarks; when lost: a wider crop, "
+                                "OpenCV HOG boxes nearest the last, the whole frame",
                 "opencv": cv2.__version__}  # fmt: skip
 
     def _run(self, pose, image: np.ndarray) -> np.ndarray | None:
