@@ -30,9 +30,9 @@ def infer_video(
     accel="auto", compile=False, accept_short=False,
 ) -> list[Path]:  # fmt: skip
     model, payload, policy, codec = load_for_inference(checkpoint, device, accel, compile)
-    warn_domain(payload, [str(video_path)])  # a synthetic-only model on real footage
     dev = next(model.parameters()).device
     video = open_video(video_path, accept_short=accept_short)
+    warn_domain(payload, [str(video_path)])  # a synthetic-only model on real footage
     stem = Path(out) if out else Path(video_path).with_suffix("")
     if stem.is_dir() or str(out or "").endswith("/"):
         stem = stem / Path(video_path).stem
