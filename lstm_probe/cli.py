@@ -145,6 +145,8 @@ def _add_eval(sub) -> None:
     p.add_argument("--data", default="synthetic:test:64:24", help=DATA_HELP)
     p.add_argument("--alpha", type=fraction, default=0.2, help="PCK threshold α (default 0.2)")
     p.add_argument("--scales", type=count(16), default=1, help="test scales (the paper uses 7)")
+    p.add_argument("--crop", default="gt", choices=["gt", "track"], help="crops at each frame's "
+                   "labelled box (gt, the paper's protocol) or following the predictions")  # fmt: skip
     p.add_argument("--out", default=None, help="write RESULT.json and RESULT.csv with this stem")
     _add_inference_options(p, default="plain")
     p.set_defaults(func=cmd_eval)
@@ -152,7 +154,7 @@ def _add_eval(sub) -> None:
 
 def cmd_eval(args) -> int:
     result = evaluate_checkpoint(args.checkpoint, args.data, args.alpha, args.scales, args.device,
-                                 args.accel, not args.no_progress)  # fmt: skip
+                                 args.accel, not args.no_progress, args.crop)  # fmt: skip
     print(format_table(result, f"{result['model']} on {args.data}"))
     if args.out:
         print("wrote " + " and ".join(map(str, write_result(args.out, result))))

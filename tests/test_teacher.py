@@ -148,6 +148,12 @@ def test_finetune_a_few_steps_and_eval_against_the_teacher(clip, labels, tiny_ch
     assert result["teacher"]["name"] == "mediapipe-pose"
     assert result["frames"] == FRAMES - round(0.7 * FRAMES)  # the last 30 %
     assert 0 <= result["pck@0.2"]["overall"] <= 100
+    # the null: no image, the mean pose in each frame's teacher box
+    assert "box-only null" in out and 50 < result["box_only"]["pck@0.2"] <= 100
+    assert main(["eval", str(run / "checkpoint.pt"), "--data", f"{own}:test", "--no-progress",
+                 "--crop", "track", "--out", str(tmp_path / "track")]) == 0  # fmt: skip
+    tracked = json.loads((tmp_path / "track.json").read_text())
+    assert tracked["crop"] == "track" and "box_only" not in tracked
 
 
 def test_own_source_splits_in_time(clip, labels):

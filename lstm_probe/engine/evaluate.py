@@ -44,11 +44,14 @@ def collect(
     scales: int = 1,
     interventions: Sequence = (),
     beliefs: bool = False,
+    crop: str = "gt",
 ) -> list[dict]:
     """Stream every annotated video; ``scales`` > 1 runs the reference's multi-scale test with
     that many factors spread evenly over the crop policy's scale range; ``interventions`` (see
     :class:`lstm_probe.probe.recorder.Intervention`) are attached for every video; ``beliefs``
-    keeps each frame's belief maps (single scale) in the record as ``beliefs`` (F, J+1, h, w)."""
+    keeps each frame's belief maps (single scale) in the record as ``beliefs`` (F, J+1, h, w);
+    ``crop`` "track" lets the crop follow the model's own predictions from the first labelled
+    frame's box on (as ``infer`` does) instead of each frame's labelled box."""
     out = []
     factors = list(np.linspace(*policy.scale_range, scales)) if scales > 1 else None
     for v in progress_bar(progress, videos, desc="evaluate", unit="video"):
@@ -56,10 +59,13 @@ def collect(
         if ann.keypoints is None:
             continue
         preds, maps = [], []
+        first = None
+        if crop == "track":
+            labelled = np.flatnonzero((ann.visibility >= 0).any(1))
+            first = ann.bbox[labelled[0]] if len(labelled) else None
         with MemoryProbe(model, [], interventions=interventions, keep="none"):
-            stream = stream_video(
-                model, v, crops_for(v, policy, "gt"), codec, device, scales=factors
-            )
+            crops = crops_for(v, policy, crop, first)
+            stream = stream_video(model, v, crops, codec, device, scales=factors)
             for r in stream:
                 preds.append(r.keypoints)
                 if beliefs and r.belief is not None:
@@ -88,6 +94,7 @@ def evaluate_checkpoint(
     device=None,
     accel: str = "plain",
     progress: bool = True,
+    crop: str = "gt",
 ) -> dict:
     """``lstm-probe eval``: score a checkpoint on a data source -> :func:`score`'s result plus
     what ran (checkpoint, data, model, scales, accel)."""
@@ -97,18 +104,20 @@ def evaluate_checkpoint(
     model, _, policy, codec = load_for_inference(checkpoint, device, accel)
     dev = next(model.parameters()).device
     videos = open_source(data)
-    records = collect(model, videos, policy, codec, dev, progress, scales)
+    records = collect(model, videos, policy, codec, dev, progress, scales, crop=crop)
     if not records:
         raise LstmProbeError(f"{data}: no annotated video to evaluate")
     result = score(records, alpha)
     result.update(checkpoint=str(checkpoint), data=data, model=model.name, scales=scales,
-                  accel=model.accel.mode)  # fmt: skip
+                  accel=model.accel.mode, crop=crop)  # fmt: skip
     own = data.startswith("own:")
     teacher = (
         next((v.attrs["teacher"] for v in videos if v.attrs.get("teacher")), None) if own else None
     )
     if teacher:  # labels from a pose estimator: PCK measures agreement with it, not accuracy
         result["teacher"] = teacher
+        if crop == "gt":  # the null of crops at the labelled boxes
+            result["box_only"] = box_only_baseline(records, alpha)
     return result
 
 
@@ -169,6 +178,27 @@ def score(records: list[dict], alpha: float = 0.2) -> dict:
     return result
 
 
+def box_only_baseline(records: list[dict], alpha: float = 0.2) -> dict:
+    """The null of a scored own-footage run: no image at all, the scored frames' mean pose (in
+    box coordinates) placed in each frame's box -> {"pck@α", "pck@0.1"} overall. With boxes
+    drawn around the labels themselves this is high, and a model must beat it to have learnt
+    more than the box tells."""
+    gt = np.concatenate([r["gt"] for r in records])
+    vis = np.concatenate([r["vis"] for r in records])
+    box = np.concatenate([r["bbox"] for r in records]).astype(np.float64)
+    lo, size = box[:, None, :2], np.maximum(box[:, None, 2:] - box[:, None, :2], 1e-6)
+    unit = (gt - lo) / size
+    m = vis >= 0
+    mean = np.array([unit[m[:, j], j].mean(0) if m[:, j].any() else [0.5, 0.5]
+                     for j in range(gt.shape[1])])  # fmt: skip
+    pred = lo + mean[None] * size
+    out = {}
+    for a in (alpha, 0.1):
+        hits, valid = P.pck_hits(pred, gt, vis == 1, P.box_size(box), a)
+        out[f"pck@{a:g}"] = float(100 * hits.sum() / max(valid.sum(), 1))
+    return out
+
+
 def format_table(result: dict, title: str = "") -> str:
     """The paper's table layout: Head Sho Elb Wri Hip Knee Ank Mean."""
     a = result.get("alpha", 0.2)
@@ -193,6 +223,12 @@ def format_table(result: dict, title: str = "") -> str:
     lines.append(
         f"acceleration error {result.get('acceleration_error', float('nan')):.2f} px/frame²"
     )
+    if "box_only" in result:
+        b = result["box_only"]
+        lines.append(f"box-only null (the mean pose placed in each frame's box, no image): "
+                     f"PCK@{a:g} {b[f'pck@{a:g}']:.1f}  PCK@0.1 {b['pck@0.1']:.1f} (overall; "
+                     f"the model: {result[f'pck@{a:g}']['overall']:.1f} and "
+                     f"{result['pck@0.1']['overall']:.1f})")  # fmt: skip
     return "\n".join(lines)
 
 
