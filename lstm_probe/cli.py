@@ -190,7 +190,7 @@ def _add_label(sub) -> None:
     p.add_argument("video", help="a video file or a folder of frames")
     p.add_argument("--teacher", default="mediapipe", choices=["mediapipe"])
     p.add_argument("--out", required=True, help="keypoint JSON to write")
-    p.add_argument("--box", type=box, default=None, help="x1,y1,x2,y2 of the person in frame 0")
+    p.add_argument("--box", type=box, default=None, help="x1,y1,x2,y2: the person, first frame")
     p.add_argument("--frames", type=frame_range, default=(0, None), help="START:STOP frame range")
     p.add_argument("--accept-short", action="store_true", help=SHORT_HELP)
     p.add_argument("--no-progress", action="store_true")
