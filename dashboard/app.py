@@ -19,6 +19,8 @@ from dash import Input, Output, State
 from dash.exceptions import PreventUpdate
 from flask import Response, abort, request
 
+from lstm_probe.domain import warn_dumps
+
 from . import callbacks as C
 from . import ids
 from .catalog import DumpCatalog
@@ -134,6 +136,7 @@ def create_app(
     cat = DumpCatalog(dump_paths)
     for e in cat.errors:
         print(f"lstm-probe dashboard: {e}", file=sys.stderr)
+    warn_dumps([d.manifest for d in cat.dumps])  # a synthetic-only model on real footage
     if allowed_hosts is None:
         allowed = set(LOOPBACK_HOSTS)
         if bind_host and bind_host not in ("0.0.0.0", "::", ""):

@@ -19,6 +19,7 @@ import torch
 
 from ..checkpoint import load_checkpoint
 from ..data.video import Video
+from ..domain import warn_domain
 from ..models import GATE_POINTS, MEMORY_PHASES
 from ..probe.recorder import MemoryProbe
 from ..probe.store import (
@@ -88,6 +89,7 @@ def dump_videos(
     }
     preset = payload["model"].get("preset")
     policy = policy or test_policy(model, payload)
+    warn_domain(payload, [_source(v) for v in videos])  # a synthetic-only model on real footage
     return dump_model(model, videos, out, source, preset, policy, options, dev, progress)
 
 

@@ -61,13 +61,16 @@ def collect(
     interventions: Sequence = (),
     beliefs: bool = False,
     protocol: str = "quick",
+    crop: str = "gt",
 ) -> list[dict]:
     """Stream every annotated video; ``scales`` > 1 runs the reference's multi-scale test with
     that many factors spread evenly over the crop policy's scale range; ``protocol="paper"`` crops
     every frame by its own box (:class:`FrameBoxCrops`), ``quick`` at the first box's scale
     (:class:`~lstm_probe.engine.stream.BoxCrops`); ``interventions`` (see
     :class:`lstm_probe.probe.recorder.Intervention`) are attached for every video; ``beliefs``
-    keeps each frame's belief maps (single scale) in the record as ``beliefs`` (F, J+1, h, w)."""
+    keeps each frame's belief maps (single scale) in the record as ``beliefs`` (F, J+1, h, w);
+    ``crop`` "track" lets the crop follow the model's own predictions from the first labelled
+    frame's box on (as ``infer`` does) instead of each frame's labelled box."""
     _check_protocol(protocol)
     out = []
     factors = list(np.linspace(*policy.scale_range, scales)) if scales > 1 else None
@@ -78,13 +81,17 @@ def collect(
         if ann.keypoints is None:
             continue
         preds, maps = [], []
+        first = None
+        if crop == "track":
+            labelled = np.flatnonzero((ann.visibility >= 0).any(1))
+            first = ann.bbox[labelled[0]] if len(labelled) else None
         with MemoryProbe(model, [], interventions=interventions, keep="none"):
-            if protocol == "paper":
+            if protocol == "paper" and crop == "gt":
                 if ann.bbox is None:
                     raise LstmProbeError(f"{v.video_id}: the paper protocol needs person boxes")
                 crops = FrameBoxCrops(policy, ann.bbox)
             else:
-                crops = crops_for(v, policy, "gt")
+                crops = crops_for(v, policy, crop, first)
             stream = stream_video(model, v, crops, codec, device, scales=factors)
             for r in stream:
                 preds.append(r.keypoints)
@@ -126,6 +133,7 @@ def evaluate_checkpoint(
     progress: bool = True,
     protocol: str | None = None,
     exclude: Sequence[str] = (),
+    crop: str = "gt",
 ) -> dict:
     """``lstm-probe eval``: score a checkpoint on a data source -> :func:`score`'s result plus
     what ran (checkpoint, data, model, protocol, scales, accel). ``protocol`` None: the
@@ -141,8 +149,9 @@ def evaluate_checkpoint(
         ranged = policy.scale_range[0] != policy.scale_range[1]
         scales = PAPER_SCALES if protocol == "paper" and ranged else 1
     dev = next(model.parameters()).device
-    records = collect(model, open_source(data), policy, codec, dev, progress, scales,
-                      protocol=protocol)  # fmt: skip
+    videos = open_source(data)
+    records = collect(model, videos, policy, codec, dev, progress, scales, protocol=protocol,
+                      crop=crop)  # fmt: skip
     if not records:
         raise LstmProbeError(f"{data}: no annotated video to evaluate")
     result = score(records, alpha, protocol=protocol, exclude=exclude)
@@ -151,7 +160,15 @@ def evaluate_checkpoint(
     )
     result.update(checkpoint=str(checkpoint), data=data, model=model.name, scales=scales,
                   scale_factors=[round(float(f), 4) for f in factors],
-                  accel=model.accel.mode)  # fmt: skip
+                  accel=model.accel.mode, crop=crop)  # fmt: skip
+    own = data.startswith("own:")
+    teacher = (
+        next((v.attrs["teacher"] for v in videos if v.attrs.get("teacher")), None) if own else None
+    )
+    if teacher:  # labels from a pose estimator: PCK measures agreement with it, not accuracy
+        result["teacher"] = teacher
+        if crop == "gt":  # the null of crops at the labelled boxes
+            result["box_only"] = box_only_baseline(records, alpha)
     return result
 
 
@@ -303,6 +320,27 @@ def describe_protocol(result: dict) -> str:
             "marks visible; Mean = mean of the groups")  # fmt: skip
 
 
+def box_only_baseline(records: list[dict], alpha: float = 0.2) -> dict:
+    """The null of a scored own-footage run: no image at all, the scored frames' mean pose (in
+    box coordinates) placed in each frame's box -> {"pck@α", "pck@0.1"} overall. With boxes
+    drawn around the labels themselves this is high, and a model must beat it to have learnt
+    more than the box tells."""
+    gt = np.concatenate([r["gt"] for r in records])
+    vis = np.concatenate([r["vis"] for r in records])
+    box = np.concatenate([r["bbox"] for r in records]).astype(np.float64)
+    lo, size = box[:, None, :2], np.maximum(box[:, None, 2:] - box[:, None, :2], 1e-6)
+    unit = (gt - lo) / size
+    m = vis >= 0
+    mean = np.array([unit[m[:, j], j].mean(0) if m[:, j].any() else [0.5, 0.5]
+                     for j in range(gt.shape[1])])  # fmt: skip
+    pred = lo + mean[None] * size
+    out = {}
+    for a in (alpha, 0.1):
+        hits, valid = P.pck_hits(pred, gt, vis == 1, P.box_size(box), a)
+        out[f"pck@{a:g}"] = float(100 * hits.sum() / max(valid.sum(), 1))
+    return out
+
+
 def format_table(result: dict, title: str = "") -> str:
     """The paper's table layout: Head Sho Elb Wri Hip Knee Ank Mean."""
     a = result.get("alpha", 0.2)
@@ -310,6 +348,10 @@ def format_table(result: dict, title: str = "") -> str:
     lines = [title] if title else []
     if "protocol" in result:
         lines.append(describe_protocol(result))
+    if result.get("teacher"):
+        t = result["teacher"]
+        lines.append(f"against teacher labels ({t.get('name', '?')} {t.get('version', '')}): "
+                     "agreement with the teacher, not accuracy")  # fmt: skip
     lines.append(f"{'PCK@' + format(a, 'g'):<10}" + "".join(f"{c:>7}" for c in cols))
     for key in (f"pck@{a:g}", "pck@0.1"):
         if key in result:
@@ -333,6 +375,12 @@ def format_table(result: dict, title: str = "") -> str:
     lines.append(
         f"acceleration error {result.get('acceleration_error', float('nan')):.2f} px/frame²"
     )
+    if "box_only" in result:
+        b = result["box_only"]
+        lines.append(f"box-only null (the mean pose placed in each frame's box, no image): "
+                     f"PCK@{a:g} {b[f'pck@{a:g}']:.1f}  PCK@0.1 {b['pck@0.1']:.1f} (overall; "
+                     f"the model: {result[f'pck@{a:g}']['overall']:.1f} and "
+                     f"{result['pck@0.1']['overall']:.1f})")  # fmt: skip
     return "\n".join(lines)
 
 

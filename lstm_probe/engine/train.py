@@ -348,11 +348,13 @@ def _tensorboard(out_dir: Path):
 
 
 def _save(path: Path, model: PoseMachine, cfg: dict, step: int, optimizer) -> None:
+    from ..checkpoint import training_record  # what the weights have seen
+
     save_checkpoint(
         path,
         model,
         preset=cfg["model"].get("preset"),
-        meta={"step": step, "config": cfg},
+        meta={"step": step, "config": cfg, "trained_on": training_record(cfg, model)},
         train_state={
             "step": step,
             "optimizer": optimizer.state_dict(),
