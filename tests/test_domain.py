@@ -130,6 +130,16 @@ def test_infer_with_the_demo_checkpoint_on_real_footage_warns_once(tmp_path, cap
     assert means == pytest.approx([np.mean(f["confidence"]) for f in doc["frames"]], abs=1e-3)
 
 
+def test_infer_on_a_synthetic_video_does_not_warn(tmp_path, capsys):
+    from lstm_probe.engine.run_infer import infer_video
+
+    js, mp4 = infer_video(packaged_checkpoint(), "synthetic:test:1:4", lambda img, kp: img,
+                          tmp_path, device="cpu", progress=False, accel="plain")  # fmt: skip
+    assert WARNING not in capsys.readouterr().err
+    assert js.name == "synthetic_test_0_00000_keypoints.json" and mp4.is_file()
+    assert len(json.loads(js.read_text())["frames"]) == 4
+
+
 def test_dump_warns_on_real_footage_never_on_synthetic(synthetic_tiny, tmp_path, capsys):
     from lstm_probe.engine.dump import DumpOptions, dump_videos
 

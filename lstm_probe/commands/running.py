@@ -82,7 +82,8 @@ def cmd_eval(args) -> int:
 def add_infer(sub) -> None:
     p = sub.add_parser("infer", help="streaming pose estimation on your own video")
     p.add_argument("checkpoint")
-    p.add_argument("video", help="a video file or a folder of frames")
+    p.add_argument("video", help="a video file, a folder of frames, or synthetic[:split[:N[:frames]]]"
+                   " (its first video)")  # fmt: skip
     p.add_argument("--out", default=None, help="output stem (default: next to the video)")
     p.add_argument("--box", type=box, default=None, help="x1,y1,x2,y2 person box in frame 0")
     p.add_argument("--accept-short", action="store_true", help=SHORT_HELP)

@@ -13,8 +13,9 @@ import cv2
 import numpy as np
 
 from ..checkpoint import trained_on
+from ..data import open_source
 from ..data.video import open_video
-from ..domain import guessing_summary, warn_domain
+from ..domain import guessing_summary, is_synthetic_source, warn_domain
 from ..skeleton import SKELETON
 from ..utils import InputError, atomic_path, progress_bar, write_json_atomic
 from .accel import accel_of
@@ -31,11 +32,16 @@ def infer_video(
 ) -> list[Path]:  # fmt: skip
     model, payload, policy, codec = load_for_inference(checkpoint, device, accel, compile)
     dev = next(model.parameters()).device
-    video = open_video(video_path, accept_short=accept_short)
+    if is_synthetic_source(str(video_path)) and not Path(video_path).exists():
+        video = open_source(str(video_path))[0]  # a video of the built-in synthetic set
+        name = video.video_id
+    else:
+        video = open_video(video_path, accept_short=accept_short)
+        name = Path(video_path).stem
     warn_domain(payload, [str(video_path)])  # a synthetic-only model on real footage
-    stem = Path(out) if out else Path(video_path).with_suffix("")
+    stem = Path(out) if out else Path(video_path).with_name(name)
     if stem.is_dir() or str(out or "").endswith("/"):
-        stem = stem / Path(video_path).stem
+        stem = stem / name
     stem.parent.mkdir(parents=True, exist_ok=True)
     fps = getattr(video, "fps", 25.0)
     frames_out = []
