@@ -87,8 +87,12 @@ def test_callbacks_as_functions(tiny_dump, tmp_path):
     assert C.pick_channel(cat, {"points": [{"curveNumber": 5}]}, first, 0, "all") == [order[2]]
     assert C.jump(cat, {"points": [{"x": 6.2}]}, first, 0) == 6
     tl = C.timeline(cat, 3, [2], first, 0)
-    assert len(tl["data"]) == 4 and {tr["xaxis"] for tr in tl["data"]} == {"x"}  # one time axis
-    assert [tr["yaxis"] for tr in tl["data"]] == ["y", "y", "y", "y2"]  # energies above PCK
+    assert len(tl["data"]) == 5 and {tr["xaxis"] for tr in tl["data"]} == {"x"}  # one time axis
+    assert [tr["yaxis"] for tr in tl["data"]] == ["y", "y", "y", "y2", "y2"]  # energies above
+    conf = tl["data"][3]  # the model's confidence (mean peak belief) beside the per-frame PCK
+    assert conf["name"].startswith("confidence")
+    stored = cat.video(0, first).array("confidence").mean(1)
+    assert np.allclose(conf["y"], stored, atol=1e-4)
     window = [s for s in tl["layout"]["shapes"] if s.get("name") == "figure-5-window"]
     assert (window[0]["x0"], window[0]["x1"]) == (0.5, 3.5)  # frames t−2 … t shaded
     h5, h4, msg = C.export_links(cat, 4, [0], 0.7, "RdBu_r", "channel", "curated", "cell", "tile",

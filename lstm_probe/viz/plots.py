@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import plotly.graph_objects as go
 
+from ..domain import GUESS_THRESHOLD
 from ..probe.analysis import ChannelReport
 from ..probe.store import PHASES, STATS, DumpVideo
 from ..skeleton import SKELETON
@@ -266,17 +267,23 @@ def timeline_figure(
     window: int = 3,
 ) -> dict:
     """A channel's energy over the video (Σ over the grid of value², per phase) above the
-    per-frame PCK, on one shared frame axis with one hover cursor; the frames t−2 … t of
+    per-frame PCK and the model's confidence (mean over joints of each belief map's peak; below
+    :data:`lstm_probe.domain.GUESS_THRESHOLD` the model is guessing), on one shared frame axis
+    with one hover cursor; the frames t−2 … t of
     Figure 5 shaded, frame t dotted, occluded frames grey, the cue's frames red. A plain dict
     (as :func:`grid_figure`: no per-property validation, a few ms)."""
     e = STATS.index("energy")
     F = video.num_frames
     x = list(range(F))
-    two = pck is not None
+    two = True  # the lower panel: confidence always (every dump stores it), PCK when labelled
     data = [dict(type="scatter", x=x, y=video.stats[:, PHASES.index(p), channel, e].tolist(),
                  name=name, line=dict(color=c), hovertemplate="%{y:.3g}", xaxis="x", yaxis="y")
             for p, name, c in ENERGY_TRACES]  # fmt: skip
-    if two:
+    confidence = np.asarray(video.array("confidence"), float).mean(1)
+    data.append(dict(type="scatter", x=x, y=confidence.round(4).tolist(), mode="lines",
+                     name="confidence (mean peak belief)", line=dict(color="#756bb1", dash="dot"),
+                     hovertemplate="%{y:.2f}", xaxis="x", yaxis="y2"))  # fmt: skip
+    if pck is not None:
         data.append(dict(type="scatter", x=x, y=np.asarray(pck, float).tolist(),
                          mode="lines+markers", name=f"PCK@{alpha:g}", line=dict(color="#31a354"),
                          hovertemplate="%{y:.2f}", xaxis="x", yaxis="y2"))  # fmt: skip
@@ -297,6 +304,9 @@ def timeline_figure(
     band(max(0, t - window + 1) - 0.5, t + 0.5, "#ffd54f", 0.45, "figure-5-window")
     shapes.append(dict(type="line", xref="x", yref="paper", x0=t, x1=t, y0=0, y1=1,
                        line=dict(color="black", dash="dot", width=1.5)))  # fmt: skip
+    shapes.append(dict(type="line", xref="paper", yref="y2", x0=0, x1=1, y0=GUESS_THRESHOLD,
+                       y1=GUESS_THRESHOLD, line=dict(color="#756bb1", dash="dash", width=1),
+                       name="guessing-threshold"))  # fmt: skip
     spikes = dict(showspikes=True, spikemode="across", spikesnap="cursor", spikethickness=1,
                   spikedash="solid", spikecolor="#444")  # fmt: skip
     layout = dict(
@@ -313,7 +323,8 @@ def timeline_figure(
     )  # fmt: skip
     if two:
         layout["yaxis2"] = dict(domain=[0, 0.34], range=[0, 1.05], anchor="x",
-                                title=dict(text=f"PCK@{alpha:g} (fraction)"))  # fmt: skip
+                                title=dict(text=f"PCK@{alpha:g} · confidence" if pck is not None
+                                           else "confidence"))  # fmt: skip
     return {"data": data, "layout": layout}
 
 
