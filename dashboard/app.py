@@ -17,7 +17,9 @@ from pathlib import Path
 import dash
 from dash import Input, Output, State
 from dash.exceptions import PreventUpdate
-from flask import abort, request
+from flask import Response, abort, request
+
+from lstm_probe.domain import warn_dumps
 
 from . import callbacks as C
 from . import ids
@@ -59,10 +61,13 @@ def _wire(app: dash.Dash, cat: DumpCatalog, fn: Callable, outputs: list, inputs:
 
 
 def register(app: dash.Dash, cat: DumpCatalog) -> None:
-    """Wire every Dash callback of the page to its function in :mod:`dashboard.callbacks`."""
+    """Wire every Dash callback of the page to its function in :mod:`dashboard.callbacks`, and
+    the export route (``/export/figure5`` and ``/export/figure4``: the links' targets)."""
     dump, video = State(ids.DUMP, "value"), State(ids.VIDEO, "value")
     frame, chans = State(ids.FRAME, "value"), State(ids.CHANNELS, "value")
-    look = [State(ids.ALPHA, "value"), State(ids.CMAP, "value"), State(ids.SCALE, "value")]
+    look = [Input(ids.ALPHA, "value"), Input(ids.CMAP, "value")]
+    fig4 = [Input(ids.FIG4_MODE, "value"), Input(ids.FIG4_PHASE, "value"),
+            Input(ids.FIG4_SCALE, "value")]  # fmt: skip
     once = dict(prevent_initial_call=True)
     w = lambda *a, **kw: _wire(app, cat, *a, **kw)  # noqa: E731
 
@@ -71,28 +76,41 @@ def register(app: dash.Dash, cat: DumpCatalog) -> None:
     w(C.video_changed,
       [Output(ids.FRAME, "max"), Output(ids.FRAME, "value"), Output(ids.CHANNELS, "options"),
        Output(ids.CHANNELS, "value"), Output(ids.JOINTMAP, "figure")],
-      [Input(ids.VIDEO, "value"), dump])  # fmt: skip
+      [Input(ids.VIDEO, "value"), dump, frame, chans])  # fmt: skip
     w(C.importance, [Output(ids.IMPORTANCE, "figure"), Output(ids.IMPORTANCE, "style")],
       [Input(ids.DUMP, "value")])  # fmt: skip
+    w(C.window_note, [Output(ids.FIG5_NOTE, "children")], [Input(ids.FRAME, "value"), video, dump])
     w(C.figure5, [Output(ids.FIG5, "figure")],
-      [Input(ids.FRAME, "value"), Input(ids.CHANNELS, "value"),
-       *[Input(s.component_id, "value") for s in look], video, dump])  # fmt: skip
-    w(C.figure4, [Output(ids.FIG4, "figure")],
-      [Input(ids.FRAME, "value"), Input(ids.ALPHA, "value"), Input(ids.CMAP, "value"), video,
-       dump])  # fmt: skip
+      [Input(ids.FRAME, "value"), Input(ids.CHANNELS, "value"), *look,
+       Input(ids.SCALE, "value"), video, dump])  # fmt: skip
+    w(
+        C.figure4,
+        [Output(ids.FIG4, "figure")],
+        [Input(ids.FRAME, "value"), *look, *fig4, video, dump],
+    )
     w(C.pick_channel, [Output(ids.CHANNELS, "value", allow_duplicate=True)],
-      [Input(ids.FIG4, "clickData"), video, dump], **once)  # fmt: skip
-    w(C.timeline, [Output(ids.ENERGY, "figure"), Output(ids.PCK, "figure")],
+      [Input(ids.FIG4, "clickData"), video, dump, State(ids.FIG4_MODE, "value")], **once)  # fmt: skip
+    w(C.timeline, [Output(ids.TIMELINE, "figure")],
       [Input(ids.FRAME, "value"), Input(ids.CHANNELS, "value"), video, dump])  # fmt: skip
     w(C.jump, [Output(ids.FRAME, "value", allow_duplicate=True)],
-      [Input(ids.ENERGY, "clickData"), video, dump], **once)  # fmt: skip
+      [Input(ids.TIMELINE, "clickData"), video, dump], **once)  # fmt: skip
     w(C.ablate, [Output(ids.ABLATION, "figure"), Output(ids.ABLATE_MSG, "children")],
-      [Input(ids.ABLATE, "n_clicks"), frame, chans, video, dump], skip=1, message=True,
-      **once)  # fmt: skip
-    w(C.export, [Output(ids.DOWNLOAD, "data"), Output(ids.EXPORT_MSG, "children")],
-      [Input(ids.EXPORT5, "n_clicks"), Input(ids.EXPORT4, "n_clicks"), frame, chans, *look,
-       video, dump, State(ids.EXPORT_FORMAT, "value")], skip=2, trigger=True, message=True,
-      **once)  # fmt: skip
+      [Input(ids.ABLATE, "n_clicks"), frame, chans, State(ids.ALPHA, "value"),
+       State(ids.CMAP, "value"), video, dump], skip=1, message=True, **once)  # fmt: skip
+    w(C.export_links,
+      [Output(ids.EXPORT5, "href"), Output(ids.EXPORT4, "href"), Output(ids.EXPORT_MSG, "children")],
+      [Input(ids.FRAME, "value"), Input(ids.CHANNELS, "value"), *look, Input(ids.SCALE, "value"),
+       *fig4, Input(ids.EXPORT_FORMAT, "value"), Input(ids.EXPORT_WIDTH, "value"),
+       Input(ids.VIDEO, "value"), dump], message=True)  # fmt: skip
+
+    @app.server.route("/export/<which>")
+    def _export(which):
+        try:
+            data, name, mime = C.export_file(cat, which, request.args)
+        except (InvalidInput, PreventUpdate) as e:
+            return Response(str(e) or "nothing to export", 400, mimetype="text/plain")
+        return Response(data, mimetype=mime, headers={
+            "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})  # fmt: skip
 
 
 def create_app(
@@ -118,6 +136,7 @@ def create_app(
     cat = DumpCatalog(dump_paths)
     for e in cat.errors:
         print(f"lstm-probe dashboard: {e}", file=sys.stderr)
+    warn_dumps([d.manifest for d in cat.dumps])  # a synthetic-only model on real footage
     if allowed_hosts is None:
         allowed = set(LOOPBACK_HOSTS)
         if bind_host and bind_host not in ("0.0.0.0", "::", ""):

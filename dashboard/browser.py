@@ -34,9 +34,11 @@ def chromium_available() -> bool:
     return bool(shutil.which("chromium") and shutil.which("chromedriver"))
 
 
-def headless_chromium(width: int = 1400, height: int = 1600):
+def headless_chromium(width: int = 1400, height: int = 1600, download_dir: str | None = None):
     """A selenium driver for headless Chromium with the flags this machine's closed network
-    needs (no background networking, no sandbox as root), console logs captured."""
+    needs (no background networking, no sandbox as root), console logs captured; downloads go
+    to ``download_dir`` without a prompt when given, each under its own name (a GUID: two
+    downloads of the same file both stay)."""
     from selenium import webdriver
 
     opts = webdriver.ChromeOptions()
@@ -54,4 +56,12 @@ def headless_chromium(width: int = 1400, height: int = 1600):
     ):
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=opts)
+    if download_dir:
+        opts.add_experimental_option("prefs", {"download.default_directory": str(download_dir),
+                                               "download.prompt_for_download": False,
+            "profile.default_content_setting_values.automatic_downloads": 1})  # fmt: skip
+    driver = webdriver.Chrome(options=opts)
+    if download_dir:
+        driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                               {"behavior": "allowAndName", "downloadPath": str(download_dir)})  # fmt: skip
+    return driver

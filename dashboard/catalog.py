@@ -1,21 +1,59 @@
-"""The dumps the dashboard serves: opened once from the command line, named by their index."""
+"""The dumps the dashboard serves: opened once from the command line, named by their index.
+
+Decoded frames, memory maps and the unchanged re-run of each video (for ablations) are kept in
+one :class:`~dashboard.cache.ByteLRU` with a byte budget (``LSTM_PROBE_CACHE_MB``, default 256),
+shared by every client.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from lstm_probe.probe.analysis import ChannelReport, analyse_channels
 from lstm_probe.probe.store import Dump, DumpVideo, open_dump
-from lstm_probe.utils import LstmProbeError
+from lstm_probe.utils import InputError, LstmProbeError
+
+from .cache import DEFAULT_BUDGET, ByteLRU
+
+RERUN_THREADS = 1  # torch threads of a re-run: the server answers other requests meanwhile
+
+
+def cache_budget() -> int:
+    raw = os.environ.get("LSTM_PROBE_CACHE_MB")
+    if raw is None:
+        return DEFAULT_BUDGET
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError("LSTM_PROBE_CACHE_MB", f"must be a whole number of MiB ≥ 1, got {raw!r}")
+    return int(raw) * 2**20
+
+
+class CachedVideo:
+    """A :class:`DumpVideo` whose frames and per-frame reads go through the shared cache."""
+
+    def __init__(self, video: DumpVideo, cache: ByteLRU, key):
+        self._v, self._cache, self._key = video, cache, key
+
+    def __getattr__(self, name):
+        return getattr(self._v, name)
+
+    def frame_image(self, t: int) -> np.ndarray:
+        return self._cache.get((self._key, "frame", int(t)), lambda: self._v.frame_image(t))
+
+    def frame_phases(self, t: int, c: int) -> np.ndarray:
+        return self._cache.get((self._key, "phases", int(t), int(c)),
+                               lambda: self._v.frame_phases(t, c))  # fmt: skip
 
 
 class DumpCatalog:
     """The dumps given on the command line; the ones that fail to open are kept as errors."""
 
-    def __init__(self, paths: list[str | Path]):
+    def __init__(self, paths: list[str | Path], cache_bytes: int | None = None):
         self.dumps: list[Dump] = []
         self.names: list[str] = []
         self.errors: list[str] = []
@@ -25,9 +63,11 @@ class DumpCatalog:
                 self.names.append(str(p))
             except LstmProbeError as e:
                 self.errors.append(str(e))
+        self.cache = ByteLRU(cache_budget() if cache_bytes is None else cache_bytes)
         self._analysis = lru_cache(maxsize=64)(self._analyse)
         self._models: dict[int, object] = {}
         self._model_lock = threading.Lock()
+        self._videos: dict[tuple[int, str], CachedVideo] = {}
 
     def importance(self, d: int) -> dict | None:
         """``DUMP/importance.json`` written by ``lstm-probe ablate --sweep``, if present."""
@@ -35,19 +75,36 @@ class DumpCatalog:
         return json.loads(path.read_text()) if path.is_file() else None
 
     def model(self, d: int, device: str = "cpu"):
-        """The model of dump ``d`` (loaded once), for re-runs; raises if its checkpoint changed."""
+        """The model of dump ``d`` (loaded once, on the fast fp32 path), for re-runs; raises if
+        its checkpoint changed."""
         with self._model_lock:
             if d not in self._models:
+                from lstm_probe.engine.accel import resolve_accel
                 from lstm_probe.engine.rerun import load_dump_model
 
-                self._models[d] = load_dump_model(self.dumps[d], device)
+                model = load_dump_model(self.dumps[d], device)
+                resolve_accel("fp32", device).prepare(model)
+                self._models[d] = model
             return self._models[d]
 
-    def video(self, d: int, vid: str) -> DumpVideo:
-        return self.dumps[d].video(vid)
+    def baseline(self, d: int, vid: str) -> dict:
+        """The unchanged re-run of a video with its states (cached: ablations start from it)."""
+        from lstm_probe.engine.rerun import run_nbytes, run_with_states
+
+        model = self.model(d)
+        return self.cache.get((d, vid, "baseline"),
+                              lambda: run_with_states(model, self.video(d, vid)._v, threads=RERUN_THREADS),
+                              run_nbytes)  # fmt: skip
+
+    def video(self, d: int, vid: str) -> CachedVideo:
+        key = (d, vid)
+        if key not in self._videos:
+            self._videos[key] = CachedVideo(self.dumps[d].video(vid), self.cache, key)
+        return self._videos[key]
 
     def _analyse(self, d: int, vid: str) -> ChannelReport:
-        return analyse_channels([self.video(d, vid)])
+        # the one place the channel analysis is called: swap the labels' source here
+        return analyse_channels([self.dumps[d].video(vid)])
 
     def analysis(self, d: int, vid: str) -> ChannelReport:
         return self._analysis(d, vid)

@@ -9,17 +9,20 @@ figure or a file name. Each check returns the value in its canonical type or rai
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lstm_probe.utils import LstmProbeError
 
-from . import ids
-
 CMAPS = ("RdBu_r", "PuOr_r", "coolwarm", "seismic")
 SCALES = ("channel", "global")
-EXPORT_FORMATS = ("png", "pdf")
-EXPORT_BUTTONS = (ids.EXPORT5, ids.EXPORT4)
+EXPORT_FORMATS = ("pdf", "svg", "png")
+EXPORT_WIDTHS = ("double", "single")
+EXPORT_FIGURES = ("figure5", "figure4")
+FIG4_MODES = ("curated", "all")
+FIG4_SCALES = ("tile", "common")
+PHASE_NAMES = ("cell", "forget_term", "input_term", "prev_cell")
 MAX_CHANNELS = 8  # rows of Figure 5 (each row is 3 frames × 6 panels)
 ALPHA_RANGE = (0.05, 1.0)
 
@@ -81,6 +84,18 @@ def channels(x: Any, num_channels: int, max_count: int = MAX_CHANNELS) -> list[i
     return out
 
 
+def kept_frame(x: Any) -> int | None:
+    """The frame chosen before a video switch: None, or an int the page can hold (any video's)."""
+    return None if x is None else integer(x, 0, 10**9, "frame")
+
+
+def kept_channels(x: Any) -> list[int]:
+    """The channels chosen before a video switch: None/[] or a list the page can hold."""
+    if x is None or x == []:
+        return []
+    return channels(x, 10**6)
+
+
 def alpha(x: Any) -> float:
     lo, hi = ALPHA_RANGE
     if not _is_number(x) or not lo <= x <= hi:
@@ -100,8 +115,65 @@ def export_format(x: Any) -> str:
     return choice(x, EXPORT_FORMATS, "export format")
 
 
-def export_button(x: Any) -> str:
-    return choice(x, EXPORT_BUTTONS, "export button")
+def export_width(x: Any) -> str:
+    return choice(x, EXPORT_WIDTHS, "export width")
+
+
+def fig4_mode(x: Any) -> str:
+    return choice(x, FIG4_MODES, "Figure 4 mode")
+
+
+def fig4_scale(x: Any) -> str:
+    return choice(x, FIG4_SCALES, "Figure 4 scale")
+
+
+def phase(x: Any) -> str:
+    return choice(x, PHASE_NAMES, "phase")
+
+
+def curve_number(x: Any, count: int) -> int:
+    """The trace index of a click on a figure grid (``clickData.points[0].curveNumber``)."""
+    if not isinstance(x, dict) or not isinstance(x.get("points"), list) or not x["points"]:
+        raise InvalidInput("click data must be {'points': [{'curveNumber': …}, …]}")
+    p = x["points"][0]
+    if not isinstance(p, dict):
+        raise InvalidInput("a clicked point must be an object")
+    return integer(p.get("curveNumber"), 0, max(0, count - 1), "clicked trace")
+
+
+_INT = re.compile(r"^-?[0-9]{1,12}$")
+_NUM = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,6})?$")
+_LIST = re.compile(r"^[0-9]{1,6}(,[0-9]{1,6}){0,15}$")
+QUERY_KEYS = ("d", "video", "t", "ch", "alpha", "cmap", "scale", "mode", "phase", "scale4",
+              "fmt", "width")  # fmt: skip
+
+
+def query(args: Mapping[str, str]) -> dict[str, Any]:
+    """The query string of an export link, each value parsed (strings only, strict patterns)
+    into what the callbacks receive; the checks proper are the ones above."""
+    out: dict[str, Any] = {}
+    extra = set(args) - set(QUERY_KEYS)
+    if extra:
+        raise InvalidInput(f"unknown export parameter {sorted(extra)[0][:40]!r}")
+    for k in QUERY_KEYS:
+        v = args.get(k)
+        if v is None or len(v) > 200:
+            raise InvalidInput(f"export parameter {k!r} is missing or too long")
+        if k in ("d", "t"):
+            if not _INT.fullmatch(v):
+                raise InvalidInput(f"export parameter {k!r} must be an integer")
+            out[k] = int(v)
+        elif k == "ch":
+            if v and not _LIST.fullmatch(v):
+                raise InvalidInput("export parameter 'ch' must be comma-separated integers")
+            out[k] = [int(c) for c in v.split(",")] if v else []
+        elif k == "alpha":
+            if not _NUM.fullmatch(v):
+                raise InvalidInput("export parameter 'alpha' must be a number")
+            out[k] = float(v)
+        else:
+            out[k] = v
+    return out
 
 
 def click_point(x: Any, width: float | None = None, height: float | None = None) -> tuple:

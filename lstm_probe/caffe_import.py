@@ -314,6 +314,7 @@ def import_caffe_checkpoint(
         "imported_from": str(caffemodel),
         "mapped": len(report.mapped),
         "ignored": report.ignored,
+        "trained_on": {"kinds": ["caffe"], "dataset": dataset, "source": str(caffemodel)},
         # the crop policy `eval`, `dump` and `infer` use
         "config": {"data": {"crop": copy.deepcopy(CAFFE_CROP_RECIPES[dataset])}},
     }

@@ -6,6 +6,9 @@ A checkpoint file is a plain dict saved with ``torch.save``::
      "model": {"name": "lstm_pm", "preset": "small", "config": {...}},
      "state_dict": {...}, "meta": {...}, "train_state": {...} (optional, for --resume)}
 
+``meta["trained_on"]`` (written by training and by the Caffe import; derived for older files by
+:func:`trained_on`) says what the weights have seen.
+
 Loading uses ``torch.load(weights_only=True)``: tensors and plain containers only, no pickled
 code is executed. The model is rebuilt from the file alone.
 """
@@ -13,6 +16,7 @@ code is executed. The model is rebuilt from the file alone.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -32,6 +36,92 @@ def packaged_checkpoint() -> Path:
     from importlib import resources
 
     return Path(str(resources.files("lstm_probe") / "assets" / DEMO_CHECKPOINT))
+
+
+#: what a checkpoint can have been trained on: kind -> how the warning and the docs name it
+TRAINED_ON_KINDS = {
+    "synthetic": "the built-in synthetic figures",
+    "penn": "Penn Action",
+    "jhmdb": "sub-JHMDB",
+    "lsp": "LSP single images",
+    "lsp-extended": "LSP-extended single images",
+    "mpii": "MPII single images",
+    "caffe": "the authors' released Caffe weights",
+    "own": "own footage with keypoints",
+    "unknown": "unrecorded data",
+}
+
+
+def source_kinds(source: str) -> list[str]:
+    """The kinds (keys of :data:`TRAINED_ON_KINDS`) of a training data source string."""
+    from .data.stills import split_sources
+
+    kinds = []
+    for part in split_sources(str(source or "")):
+        while part.startswith("repeat:"):
+            part = part.partition(":")[2].partition(":")[2]
+        kind = part.partition(":")[0]
+        kind = kind if kind in TRAINED_ON_KINDS else "own" if part else "unknown"
+        if kind not in kinds:
+            kinds.append(kind)
+    return kinds or ["unknown"]
+
+
+def training_record(cfg: dict, model: PoseMachine) -> dict:
+    """``meta["trained_on"]`` of a training run's checkpoint (its config's data source, the
+    teacher of own-footage keypoints, the checkpoint it started from)."""
+    source = str(cfg.get("data", {}).get("source", ""))
+    size = model.config.input_size
+    record = {"kinds": source_kinds(source), "source": source, "input_size": int(size)}
+    if source.startswith("own:"):
+        from .data.own import parse_own, teacher_of
+
+        try:
+            record["teacher"] = teacher_of(parse_own(source[4:])[1])
+        except InputError:
+            record["teacher"] = None
+    init = (cfg.get("run") or {}).get("init_from")
+    if init:
+        record["init_from"] = _trained_on_file(str(init))
+    return record
+
+
+def _trained_on_file(path: str) -> dict | None:
+    p = Path(path)
+    try:
+        return _trained_on_cached(str(p.resolve()), p.stat().st_mtime)
+    except (OSError, InputError):
+        return None
+
+
+@lru_cache(maxsize=8)
+def _trained_on_cached(path: str, mtime: float) -> dict:
+    return trained_on(read_checkpoint(path))
+
+
+def trained_on(payload: dict) -> dict:
+    """What a checkpoint was trained on -> ``{"kinds": [...], "source": str, "input_size": int,
+    "init_from": {...} | None, "teacher": {...} | None}`` (``kinds``: keys of
+    :data:`TRAINED_ON_KINDS`; ``init_from``: the same for the checkpoint its training started
+    from). Read from ``meta["trained_on"]``; for older checkpoints derived from the config in
+    the meta (``config.data.source``) or from the Caffe import's ``imported_from``."""
+    meta = payload.get("meta") or {}
+    size = (payload.get("model") or {}).get("config", {}).get("input_size")
+    recorded = meta.get("trained_on")
+    if isinstance(recorded, dict) and recorded.get("kinds"):
+        out = dict(recorded)
+    elif meta.get("imported_from"):
+        out = {"kinds": ["caffe"], "source": str(meta["imported_from"])}
+    else:
+        source = (meta.get("config") or {}).get("data", {}).get("source")
+        out = {"kinds": source_kinds(source), "source": str(source or "")}
+        init = (meta.get("config") or {}).get("run", {}).get("init_from")
+        if init:
+            out["init_from"] = _trained_on_file(str(init))
+    out.setdefault("input_size", size)
+    out.setdefault("init_from", None)
+    out.setdefault("teacher", None)
+    return out
 
 
 def save_checkpoint(

@@ -1,13 +1,13 @@
 """Dashboard: callbacks as plain functions on a small dump, then a real headless Chromium."""
 
+import re
 import time
 
 import numpy as np
 import pytest
-from dash.exceptions import PreventUpdate
 
 from dashboard import callbacks as C
-from dashboard import create_app, ids
+from dashboard import create_app
 from dashboard.validate import InvalidInput
 from lstm_probe.metrics.pck import frame_pck
 from lstm_probe.probe.analysis import analyse_channels
@@ -54,35 +54,59 @@ def test_frame_pck_on_hand_built_numbers():
     assert frame_pck(pred, gt, np.full((2, 3), -1))[0] == 0.0
 
 
-def test_callbacks_as_functions(tiny_dump, tmp_path):
-    import base64
+def _sources(fig):
+    return [t["source"] for t in fig["data"] if t["type"] == "image"]
 
+
+def test_callbacks_as_functions(tiny_dump, tmp_path):
     app = create_app([tiny_dump, tmp_path / "missing"])
     cat = app.catalog
     assert len(cat.errors) == 1 and "missing" in cat.errors[0]
     vids, first = C.videos(cat, 0)
     assert first == vids[0]
-    tmax, _, opts, chans, _ = C.video_changed(cat, first, 0)
-    assert tmax == 7 and len(opts) == 8 and len(chans) == 1
+    tmax, t, opts, chans, _ = C.video_changed(cat, first, 0, None, None)
+    assert tmax == 7 and t == 3 and len(opts) == 8 and len(chans) == 1
+    # switching video keeps the frame and channels the new video has
+    assert C.video_changed(cat, vids[1], 0, 6, [5, 2])[1::2] == (6, [5, 2])
+    assert C.video_changed(cat, vids[1], 0, 60, [50])[1] == 3
     fig5 = C.figure5(cat, 4, [0, 1], 0.5, "PuOr_r", "global", first, 0)
-    assert fig5.data[0].source.startswith("data:image/jpeg;base64,")
+    assert C.window_note(cat, 4, first, 0) == "" and all(
+        s.startswith("data:image/jpeg;base64,") for s in _sources(fig5)
+    )
+    assert len(_sources(fig5)) == 2 * 3 * 6  # 2 channels × 3 frames × panels a–f
     other = C.figure5(cat, 5, [0, 1], 0.5, "PuOr_r", "global", first, 0)
-    assert other.data[0].source != fig5.data[0].source
-    assert C.figure4(cat, 3, 0.7, "RdBu_r", first, 0).data[0].source.startswith("data:image/")
-    rep = cat.analysis(0, first)
-    click = {"points": [{"x": 160 * 2 + 5, "y": 5}]}  # third tile (160-px frames are drawn 1:1)
-    assert C.pick_channel(cat, click, first, 0) == [int(rep.order[2])]
+    assert _sources(other)[0] != _sources(fig5)[0]
+    # an empty selection is an explicit empty state, frames 0–1 say why Figure 5 is shorter
+    empty = C.figure5(cat, 1, [], 0.7, "RdBu_r", "channel", first, 0)
+    note = C.window_note(cat, 1, first, 0)
+    assert not empty["data"] and "no channel selected" in empty["layout"]["annotations"][0]["text"]
+    assert "t = 2" in note
+    f4 = C.figure4(cat, 3, 0.7, "RdBu_r", "all", "cell", "common", first, 0)
+    assert len(_sources(f4)) == 8
+    order = C.fig4_channels(cat, 0, first, "all")
+    assert C.pick_channel(cat, {"points": [{"curveNumber": 5}]}, first, 0, "all") == [order[2]]
     assert C.jump(cat, {"points": [{"x": 6.2}]}, first, 0) == 6
-    energy, pck = C.timeline(cat, 3, [2], first, 0)
-    assert energy.layout.shapes  # current frame marked (and occlusions shaded)
-    assert len(pck.data[0].y) == 8
-    data, msg = C.export(cat, ids.EXPORT5, 4, [0], 0.7, "RdBu_r", "channel", first, 0, "pdf")
-    assert msg == ""
-    assert data["filename"].startswith("figure5_") and data["filename"].endswith(".pdf")
-    assert base64.b64decode(data["content"]).startswith(b"%PDF")
-    data, _ = C.export(cat, ids.EXPORT4, 4, None, 0.7, "RdBu_r", "channel", first, 0, "png")
-    assert data["filename"] == f"figure4_{first}_t4.png"
-    assert base64.b64decode(data["content"]).startswith(b"\x89PNG")
+    tl = C.timeline(cat, 3, [2], first, 0)
+    assert len(tl["data"]) == 5 and {tr["xaxis"] for tr in tl["data"]} == {"x"}  # one time axis
+    assert [tr["yaxis"] for tr in tl["data"]] == ["y", "y", "y", "y2", "y2"]  # energies above
+    conf = tl["data"][3]  # the model's confidence (mean peak belief) beside the per-frame PCK
+    assert conf["name"].startswith("confidence")
+    stored = cat.video(0, first).array("confidence").mean(1)
+    assert np.allclose(conf["y"], stored, atol=1e-4)
+    window = [s for s in tl["layout"]["shapes"] if s.get("name") == "figure-5-window"]
+    assert (window[0]["x0"], window[0]["x1"]) == (0.5, 3.5)  # frames t−2 … t shaded
+    h5, h4, msg = C.export_links(cat, 4, [0], 0.7, "RdBu_r", "channel", "curated", "cell", "tile",
+                                 "pdf", "single", first, 0)  # fmt: skip
+    assert msg == "" and h5.startswith("/export/figure5?") and h4.startswith("/export/figure4?")
+    client = app.server.test_client()
+    resp = client.get(h5)
+    assert resp.status_code == 200 and resp.data.startswith(b"%PDF")
+    assert f"figure5_{first}_t4.pdf" in resp.headers["Content-Disposition"]
+    h5, _, msg = C.export_links(cat, 4, [], 0.7, "RdBu_r", "channel", "curated", "cell", "tile",
+                                "png", "double", first, 0)  # fmt: skip
+    assert h5 is None and "choose a channel" in msg  # never channel 0 by default
+    assert client.get(h4.replace("fmt=pdf", "fmt=svg")).data.lstrip().startswith(b"<?xml")
+    assert client.get(h4.replace("t=4", "t=../4")).status_code == 400
 
 
 def test_callbacks_reject_what_the_page_cannot_send(tiny_dump):
@@ -91,21 +115,22 @@ def test_callbacks_reject_what_the_page_cannot_send(tiny_dump):
     with pytest.raises(InvalidInput, match="dump"):
         C.videos(cat, 1)
     with pytest.raises(InvalidInput, match="video"):
-        C.video_changed(cat, "../../etc/passwd", 0)
+        C.video_changed(cat, "../../etc/passwd", 0, 3, [0])
     with pytest.raises(InvalidInput, match="frame"):
         C.figure5(cat, 8, [0], 0.7, "RdBu_r", "channel", vid, 0)
     with pytest.raises(InvalidInput, match="channel"):
         C.figure5(cat, 3, [0, 99], 0.7, "RdBu_r", "channel", vid, 0)
     with pytest.raises(InvalidInput, match="colormap"):
-        C.figure4(cat, 3, 0.7, "../x", vid, 0)
+        C.figure4(cat, 3, 0.7, "../x", "curated", "cell", "tile", vid, 0)
+    with pytest.raises(InvalidInput, match="phase"):
+        C.figure4(cat, 3, 0.7, "RdBu_r", "curated", "gates", "tile", vid, 0)
     with pytest.raises(InvalidInput, match="export format"):
-        C.export(cat, ids.EXPORT5, 3, [0], 0.7, "RdBu_r", "channel", vid, 0, "png/../../x.png")
+        C.export_links(cat, 3, [0], 0.7, "RdBu_r", "channel", "curated", "cell", "tile",
+                       "png/../../x.png", "single", vid, 0)  # fmt: skip
     with pytest.raises(InvalidInput, match="clicked"):
-        C.pick_channel(cat, {"points": [{"x": 1e9, "y": 5}]}, vid, 0)
-    with pytest.raises(PreventUpdate):  # nothing chosen yet: not an error
-        C.figure5(cat, 3, [], 0.7, "RdBu_r", "channel", vid, 0)
-    with pytest.raises(InvalidInput, match="clicked y"):  # 8 channels: one row of tiles
-        C.pick_channel(cat, {"points": [{"x": 5, "y": 165}]}, vid, 0)
+        C.pick_channel(cat, {"points": [{"curveNumber": 10**6}]}, vid, 0, "all")
+    with pytest.raises(InvalidInput, match="clicked x"):
+        C.jump(cat, {"points": [{"x": 1e9}]}, vid, 0)
 
 
 def test_no_valid_dump_shows_a_message(tmp_path):
@@ -123,62 +148,94 @@ def served(tiny_dump):
         yield url
 
 
-@pytest.fixture
-def browser():
-    from dashboard.browser import chromium_available, headless_chromium
-
-    if not chromium_available():
-        pytest.skip("Debian chromium + chromium-driver not installed (make browser)")
-    driver = headless_chromium()
-    yield driver
-    driver.quit()
-
-
-def _image_src(driver, graph_id, timeout=30.0, different_from=None):
-    from selenium.webdriver.common.by import By
-
+def _wait(driver, js, timeout=60.0, what=""):
     end = time.time() + timeout
     while time.time() < end:
-        imgs = driver.find_elements(By.CSS_SELECTOR, f"#{graph_id} image")
-        if imgs:
-            src = imgs[0].get_attribute("href") or imgs[0].get_attribute("xlink:href")
-            if src and src != different_from:
-                return src
-        time.sleep(0.2)
-    raise AssertionError(f"#{graph_id} showed no (new) image within {timeout} s")
+        value = driver.execute_script(js)
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what or js}")
+
+
+GRID_CHECK = """
+const gd = document.querySelector('#%s .js-plotly-plot');
+if (!gd || !gd._fullLayout || !gd.data) return null;
+const panels = Object.keys(gd.layout).filter(k => k.startsWith('xaxis')).length;
+const heads = gd._fullLayout.annotations.filter(a => a.name === 'panel-header').length;
+const domHeads = gd.querySelectorAll('.annotation-text').length;
+const bars = gd.querySelectorAll('.colorbar').length;
+const wanted = gd.data.filter(t => t.marker && t.marker.showscale).length;
+const images = gd.data.filter(t => t.type === 'image').length;
+return images ? {panels, heads, domHeads, bars, wanted, images,
+                 drawn: gd.querySelectorAll('image').length} : null;
+"""
 
 
 @pytest.mark.browser
-def test_end_to_end_in_chromium(served, browser):
+@pytest.mark.parametrize("width", [1600, 1280])
+def test_end_to_end_in_chromium(tiny_dump, tmp_path, width):
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
 
-    browser.get(served)
-    fig5 = _image_src(browser, "figure5")
-    fig4 = _image_src(browser, "figure4")
-    assert fig5.startswith("data:image/jpeg") and fig4.startswith("data:image/jpeg")
-    # change the frame with the keyboard on the slider handle
-    handle = browser.find_element(By.CSS_SELECTOR, "#frame [role=slider]")
-    handle.click()
-    handle.send_keys(Keys.ARROW_RIGHT)
-    fig5_b = _image_src(browser, "figure5", different_from=fig5)
-    # change the channel by clicking a tile of the Figure 4 grid
-    grid = browser.find_element(By.CSS_SELECTOR, "#figure4 .nsewdrag")
-    browser.execute_script(
-        "const r = arguments[0].getBoundingClientRect();"
-        "const o = {bubbles: true, clientX: r.left + r.width * 0.45, clientY: r.top + r.height * 0.25};"
-        "arguments[0].dispatchEvent(new MouseEvent('mousedown', o));"
-        "arguments[0].dispatchEvent(new MouseEvent('mouseup', o));"
-        "arguments[0].dispatchEvent(new MouseEvent('click', o));",
-        grid,
-    )
-    _image_src(browser, "figure5", different_from=fig5_b)
-    assert browser.find_elements(By.CSS_SELECTOR, "#energy .scatterlayer .trace")
-    # the ablation view re-runs the video with the selected channel silenced
-    browser.find_element(By.ID, "ablate").click()
-    assert _image_src(browser, "ablation", timeout=60).startswith("data:image/jpeg")
-    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-    assert severe == []
+    from dashboard.browser import chromium_available, headless_chromium, serve
+
+    if not chromium_available():
+        pytest.skip("Debian chromium + chromium-driver not installed (make browser)")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    driver = headless_chromium(width, 2400 if width == 1600 else 800, str(downloads))
+    try:
+        with serve(create_app([tiny_dump])) as url:
+            driver.get(url)
+            for graph in ("figure5", "figure4"):
+                g = _wait(driver, GRID_CHECK % graph, what=graph)
+                assert g["drawn"] >= g["images"] > 0, g
+                # every panel has a header, every scale a colour bar (one per Figure 5 row)
+                assert g["heads"] == g["panels"] and g["domHeads"] >= g["panels"], g
+                assert g["bars"] == g["wanted"] >= 1, g
+            driver.save_screenshot(str(tmp_path / f"page_{width}.png"))
+            for graph in ("figure5", "figure4", "timeline"):
+                driver.find_element(By.ID, graph).screenshot(str(tmp_path / f"{graph}_{width}.png"))
+            # hover on a memory panel: a value, the phase, the frame, the grid cell, the pixel
+            drag = driver.find_element(By.CSS_SELECTOR, "#figure5 .nsewdrag[data-subplot='x2y2']")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", drag)
+            ActionChains(driver).move_to_element(drag).move_by_offset(2, 3).perform()
+            hover = _wait(driver, "const h = document.querySelector('#figure5 .hovertext');"
+                                  "return h && h.textContent;", 15, "hover text")  # fmt: skip
+            assert "value" in hover and "frame t =" in hover and "grid cell (row" in hover, hover
+            assert re.search(r"value -?\d+\.\d{3}", hover) and "frame pixel (x" in hover, hover
+            # energy and PCK share the time axis: the same left edge and width on screen
+            rects = _wait(driver, "const r = s => { const e = document.querySelector("
+                          "'#timeline .nsewdrag[data-subplot=\"' + s + '\"]'); return e && "
+                          "e.getBoundingClientRect(); }; const a = r('xy'), b = r('xy2');"
+                          "return a && b && [a.left, a.width, b.left, b.width];")  # fmt: skip
+            assert abs(rects[0] - rects[2]) < 1 and abs(rects[1] - rects[3]) < 1, rects
+            # the ablation reports ΔPCK
+            driver.find_element(By.ID, "ablate").click()
+            msg = _wait(driver, "return document.getElementById('ablate-message').textContent;",
+                        90, "ablation message")  # fmt: skip
+            assert "ΔPCK@0.2" in msg, msg
+            _wait(driver, GRID_CHECK % "ablation", what="ablation view")
+            driver.find_element(By.ID, "ablation").screenshot(
+                str(tmp_path / f"ablation_{width}.png")
+            )
+            # quick successive exports all arrive: Figure 5 twice, then Figure 4
+            e5 = _wait(driver, "const a = document.getElementById('export5');"
+                               "return a.getAttribute('href') && a;")  # fmt: skip
+            e4 = driver.find_element(By.ID, "export4")
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", e5)
+            ActionChains(driver).click(e5).click(e5).click(e4).perform()
+            done = lambda: [p for p in downloads.iterdir() if p.suffix != ".crdownload"]  # noqa: E731
+            end = time.time() + 90
+            while len(done()) < 3 and time.time() < end:
+                time.sleep(0.25)
+            files = done()
+            assert len(files) == 3 and all(p.read_bytes().startswith(b"%PDF") for p in files), files
+        severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert severe == []
+    finally:
+        driver.quit()
 
 
 def test_zoomed_panels_keep_the_geometry(tiny_dump):
@@ -215,8 +272,11 @@ def test_ablation_view_and_importance_matrix(tiny_dump, tmp_path):
     fig, style = C.importance(app.catalog, 0)
     assert fig.data[0].z.shape == (8, 14) and style.get("display") != "none"
     vid = app.catalog.dumps[0].video_ids[0]
-    fig, msg = C.ablate(app.catalog, 3, [2], vid, 0)
-    assert msg == "" and fig.data[0].source.startswith("data:image/jpeg")
+    fig, msg = C.ablate(app.catalog, 3, [2], 0.7, "RdBu_r", vid, 0)
+    assert "ΔPCK@0.2" in msg and "silenced from t = 3" in msg
+    assert len(_sources(fig)) == 3 * 4  # unchanged, ablated, difference × frames 3–6
+    fig, msg = C.ablate(app.catalog, 6, [2], 0.7, "RdBu_r", vid, 0)
+    assert len(_sources(fig)) == 3 * 2  # frames 6–7: no frame repeated at the end
     # the re-run itself: deterministic, the channel is zero from t on, earlier frames unchanged
     model, v = app.catalog.model(0), app.catalog.video(0, vid)
     base, again = rerun(model, v), rerun(model, v)
@@ -225,6 +285,15 @@ def test_ablation_view_and_importance_matrix(tiny_dump, tmp_path):
     assert np.all(abl["memory"][3:, 2] == 0) and np.array_equal(
         abl["keypoints"][:3], base["keypoints"][:3]
     )
+    # starting from the unchanged run's state at t − 1 gives the numbers of a run from frame 0
+    from lstm_probe.engine.rerun import run_with_states
+
+    iv = [Intervention("cell", [2], "zero", frames=(3, None))]
+    full = run_with_states(model, v, iv)
+    resumed = run_with_states(model, v, iv, 3, run_with_states(model, v), threads=1)
+    for k in ("keypoints", "memory", "belief"):
+        assert np.array_equal(full[k], resumed[k]), k
+    assert np.allclose(full["keypoints"], abl["keypoints"], atol=1e-3)
     # the re-run reproduces the dump's own memory up to the JPEG-stored frames
     stored = v.memory[:, 3].astype(np.float32)
     assert np.abs(base["memory"] - stored).mean() < 0.1 * np.abs(stored).mean() + 1e-3
@@ -241,7 +310,7 @@ def test_ablation_needs_the_unchanged_checkpoint(tiny_dump, tmp_path):
     (dump / "manifest.json").write_text(json.dumps(man))
     app = create_app([dump])
     vid = app.catalog.dumps[0].video_ids[0]
-    _, msg = C.ablate(app.catalog, 3, [2], vid, 0)
+    _, msg = C.ablate(app.catalog, 3, [2], 0.7, "RdBu_r", vid, 0)
     assert "sha256 differs" in msg
     _, style = C.importance(app.catalog, 0)
     assert style == {"display": "none"}
@@ -257,9 +326,30 @@ def test_switching_between_several_dumps(tiny_dump, tiny_checkpoint, tmp_path):
     first, _ = C.videos(cat, 0)
     second, vid = C.videos(cat, 1)
     assert set(first).isdisjoint(second) and vid.startswith("synthetic_val")
-    tmax, *_ = C.video_changed(cat, vid, 1)
+    tmax, *_ = C.video_changed(cat, vid, 1, None, None)
     assert tmax == 4
     with pytest.raises(InvalidInput):  # a video of the other dump
-        C.video_changed(cat, vid, 0)
+        C.video_changed(cat, vid, 0, None, None)
     fig = C.figure5(cat, 2, [0], 0.7, "RdBu_r", "channel", vid, 1)
-    assert fig.data[0].source.startswith("data:image/jpeg")
+    assert _sources(fig)[0].startswith("data:image/jpeg")
+
+
+def test_the_shared_cache_keeps_its_byte_budget():
+    from dashboard.cache import ByteLRU
+
+    cache = ByteLRU(max_bytes=10_000)
+    made = []
+
+    def make(k):
+        made.append(k)
+        return np.zeros(1000, np.uint8)
+
+    for k in range(50):
+        cache.get(k, lambda k=k: make(k))
+        assert cache.bytes <= 10_000
+    assert len(cache) == 10 and cache.bytes == 10_000
+    cache.get(49, lambda: make(49))  # the most recent entries are kept…
+    cache.get(0, lambda: make(0))  # …the oldest went first
+    assert made.count(49) == 1 and made.count(0) == 2
+    big = cache.get("big", lambda: np.zeros(20_000, np.uint8))  # larger than the budget: not kept
+    assert big.nbytes == 20_000 and "big" not in cache._items and cache.bytes <= 10_000

@@ -69,10 +69,12 @@ def _valid_values(cat) -> dict[str, object]:
         "cmap.value": "RdBu_r",
         "scale.value": "channel",
         "export-format.value": "png",
-        "figure4.clickData": {"points": [{"x": 5, "y": 5}]},
-        "energy.clickData": {"points": [{"x": 2, "y": 1.5}]},
-        f"{ids.EXPORT5}.n_clicks": 1,
-        f"{ids.EXPORT4}.n_clicks": None,
+        "export-width.value": "single",
+        "figure4-mode.value": "curated",
+        "figure4-phase.value": "cell",
+        "figure4-scale.value": "tile",
+        "figure4.clickData": {"points": [{"curveNumber": 1, "x": 5, "y": 5}]},
+        "timeline.clickData": {"points": [{"x": 2, "y": 1.5}]},
         f"{ids.ABLATE}.n_clicks": 1,
     }
 
@@ -106,6 +108,14 @@ def _tree(root: Path) -> set[str]:
 MESSAGES = (ids.EXPORT_MSG, ids.ABLATE_MSG)
 
 
+def _legit(key: str, name: str, value) -> bool:
+    """Values among EVIL that the page sends itself: a cleared channel list (an explicit empty
+    state follows) and, for the video switch, no frame yet (the first page load)."""
+    if name == "channels.value" and value in (None, []):
+        return True
+    return key.startswith("..frame.max") and name == "frame.value" and value is None
+
+
 def _check(resp, what, refused=True):
     """No 500, no traceback; with ``refused``, nothing but a message changes on the page."""
     body = resp.get_data(as_text=True)
@@ -123,41 +133,70 @@ def test_every_callback_survives_forged_values(tiny_dump, tmp_path, monkeypatch)
     app = create_app([dump])
     client = app.server.test_client()
     good = _valid_values(app.catalog)
-    assert len(app.callback_map) == 10
+    assert len(app.callback_map) == 11
     post = lambda p: client.post("/_dash-update-component", json=p)  # noqa: E731
     for key, spec in app.callback_map.items():
         # the unchanged request works: the forged ones below reach the callback for real
         resp = post(_payload(key, spec, good))
         assert resp.status_code == 200, (key, resp.get_data(as_text=True)[:300])
-        if "download" in key:
-            assert json.loads(resp.data)["response"]["download"]["data"]["content"]
+        if "export5.href" in key:
+            href = json.loads(resp.data)["response"][ids.EXPORT5]["href"]
+            assert client.get(href).status_code == 200
         for dep in spec["inputs"] + spec["state"]:
             name = f"{dep['id']}.{dep['property']}"
             clicks = dep["property"] == "n_clicks"  # a count the callbacks never read
             for evil in EVIL[:: 6 if clicks else 1]:
                 resp = post(_payload(key, spec, {**good, name: evil}))
-                _check(resp, (key, name, evil), refused=not clicks)
-        if "download" in key:  # the button pressed comes from the request too
-            for changed in (["../../x.n_clicks"], [], ["figure5.figure"], [TRAVERSAL[0]]):
-                _check(post(_payload(key, spec, good, changed)), (key, changed))
+                _check(resp, (key, name, evil), refused=not clicks and not _legit(key, name, evil))
+        for changed in (["../../x.n_clicks"], [], ["figure5.figure"], [TRAVERSAL[0]]):
+            _check(post(_payload(key, spec, good, changed)), (key, changed), refused=False)
     assert (_tree(tmp_path), _tree(dump)) == before  # nothing written anywhere we can see
     for target in (Path("/tmp") / f"{TOKEN}.png", Path("/tmp") / f"{TOKEN}.pdf"):
         assert not target.exists()
     assert not list(Path(tempfile.gettempdir()).glob(f"*{TOKEN}*"))
 
 
+def test_every_export_parameter_survives_forged_values(tiny_dump, tmp_path, monkeypatch):
+    from urllib.parse import urlencode
+
+    monkeypatch.chdir(tmp_path)
+    before = _tree(Path(tiny_dump))
+    app = create_app([tiny_dump])
+    client = app.server.test_client()
+    vid = app.catalog.dumps[0].video_ids[0]
+    good = {"d": "0", "video": vid, "t": "3", "ch": "0,1", "alpha": "0.7", "cmap": "RdBu_r",
+            "scale": "channel", "mode": "curated", "phase": "cell", "scale4": "tile",
+            "fmt": "png", "width": "single"}  # fmt: skip
+    assert client.get("/export/figure4?" + urlencode(good)).status_code == 200
+    for which in ("x" * 300, "%2e%2e", "figure6"):
+        assert client.get(f"/export/{which}?" + urlencode(good)).status_code in (400, 404)
+    for k in [*good, "extra"]:
+        for evil in [*TRAVERSAL, "10" * 40, "-1", "1e9", "nan", "0,0", "99", " 3", "3.0", "0\n"]:
+            resp = client.get("/export/figure5?" + urlencode({**good, k: evil}))
+            body = resp.get_data(as_text=True)
+            assert resp.status_code == 400, (k, evil, resp.status_code)
+            assert "Traceback" not in body and 'File "/' not in body
+    assert not os.listdir(tmp_path) and _tree(Path(tiny_dump)) == before
+    assert (
+        client.get(
+            "/export/figure5?" + urlencode(good), headers={"Host": "evil.example"}
+        ).status_code
+        == 403
+    )
+
+
 def test_a_forged_export_format_is_refused_with_a_message(tiny_dump, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     app = create_app([tiny_dump])
-    key, spec = next((k, s) for k, s in app.callback_map.items() if "download" in k)
+    key, spec = next((k, s) for k, s in app.callback_map.items() if "export5.href" in k)
     values = {**_valid_values(app.catalog), "export-format.value": TRAVERSAL[0]}
     resp = app.server.test_client().post(
         "/_dash-update-component", json=_payload(key, spec, values)
     )
     assert resp.status_code == 200
     out = json.loads(resp.data)["response"]
-    assert "export format must be one of png, pdf" in out[ids.EXPORT_MSG]["children"]
-    assert "download" not in out
+    assert "export format must be one of pdf, svg, png" in out[ids.EXPORT_MSG]["children"]
+    assert ids.EXPORT5 not in out
     assert not os.listdir(tmp_path)
 
 
@@ -236,12 +275,34 @@ def test_alpha_and_choices():
         with pytest.raises(V.InvalidInput, match="opacity"):
             V.alpha(bad)
     assert V.cmap("PuOr_r") == "PuOr_r" and V.scale("global") == "global"
-    assert V.export_format("pdf") == "pdf" and V.export_button(ids.EXPORT4) == ids.EXPORT4
+    assert V.export_format("svg") == "svg" and V.export_width("single") == "single"
+    assert V.fig4_mode("all") == "all" and V.phase("input_term") == "input_term"
     for f, bad in ((V.cmap, "viridis"), (V.scale, "Global"), (V.export_format, "PNG"),
-                   (V.export_format, "png/../x.png"), (V.export_button, "figure5"),
+                   (V.export_format, "png/../x.png"), (V.export_width, "3.3"),
+                   (V.fig4_scale, "channel"), (V.phase, "gates"),
                    (V.export_format, None), (V.cmap, ["RdBu_r"])):  # fmt: skip
         with pytest.raises(V.InvalidInput):
             f(bad)
+
+
+def test_query_and_curve_number():
+    q = {k: "0" for k in V.QUERY_KEYS} | {"ch": "1,2", "alpha": "0.5"}
+    assert V.query(q)["ch"] == [1, 2] and V.query(q)["alpha"] == 0.5
+    for k, bad in (("t", "1.5"), ("t", " 1"), ("ch", "1,,2"), ("alpha", "nan"), ("d", "x"),
+                   ("alpha", "1e3")):  # fmt: skip
+        with pytest.raises(V.InvalidInput, match=k):
+            V.query({**q, k: bad})
+    with pytest.raises(V.InvalidInput, match="unknown"):
+        V.query({**q, "x": "1"})
+    assert V.curve_number({"points": [{"curveNumber": 3}]}, 4) == 3
+    for bad in (
+        None,
+        {"points": [{}]},
+        {"points": [{"curveNumber": 4}]},
+        {"points": [{"curveNumber": True}]},
+    ):
+        with pytest.raises(V.InvalidInput):
+            V.curve_number(bad, 4)
 
 
 def test_video_id():

@@ -1,5 +1,8 @@
 """Training/evaluation samples: T consecutive frames of a video, cropped by one clip transform.
 
+Targets follow the policy's training-target rules (``outside_crop``, ``out_of_box``; see
+:mod:`lstm_probe.transforms.augment`).
+
 ``ClipDataset[i]`` is a pure function of (seed, i): which video, which start frame and which
 transform are drawn from ``np.random.default_rng([seed, i])``, so a resumed or distributed run
 sees exactly the same clips, whatever the number of loader workers.
@@ -13,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..transforms.augment import ClipTransform, CropPolicy, crop_clip
+from ..transforms.augment import ClipTransform, CropPolicy, crop_boxes, crop_clip, out_of_box
 from ..transforms.geometric import to_network_input
 from ..transforms.heatmaps import HeatmapCodec
 from .video import Video
@@ -38,7 +41,14 @@ def make_sample(
     affines = policy.frame_to_crop(boxes, transform)
     kp = None if ann.keypoints is None else ann.keypoints[start:stop]
     vis = None if ann.visibility is None else ann.visibility[start:stop]
-    c = crop_clip(frames, kp, vis, affines, transform.flip, policy.input_size, codec.stride)
+    keep = policy.outside_crop == "keep"
+    c = crop_clip(frames, kp, vis, affines, transform.flip, policy.input_size, codec.stride,
+                  mark_outside=not keep)  # fmt: skip
+    if kp is not None and policy.out_of_box != "off":
+        c["visibility"] = out_of_box(
+            c["keypoints"], c["visibility"],
+            crop_boxes(boxes, affines), policy.out_of_box,
+        )  # fmt: skip
     sample = {
         "image": to_network_input(c["crops"]),  # (T, 3, S, S)
         "grid_to_frame": torch.from_numpy(c["grid_to_frame"]),

@@ -9,9 +9,12 @@ Conventions, as the authors' code (reference-implementation.md §3, §4.4):
 - Penn's 13 joints map to network channels by ``skeleton.PENN_TO_NETWORK`` (Penn "left_shoulder"
   is the network's right shoulder); the neck is synthesised:
   x = 0.5·head + 0.25·(sho_a + sho_b), y = 0.2·head + 0.4·(sho_a + sho_b),
-  visibility = floor(mean of the three).
+  visibility = floor(mean of the three raw flags), then checked against the image like the
+  other joints (the authors' order).
 - Coordinates are MATLAB 1-based pixels; they are converted once, here, to 0-based (−1).
-- Joints outside the image (x < 0.001, y < 0.001 or beyond the real frame size) get −1.
+- Joints outside the image (x < 0.001, y < 0.001 or beyond the real frame size) get −1; the raw
+  flags, as shipped, are kept in ``annotations.flags["raw_visibility"]`` (network order) for the
+  authors' evaluation rule (raw visibility == 1 counts).
 - Known defects: sequences 1154 and 1865 lack the last frame's bbox row (the previous row is
   repeated); ``dimensions`` can disagree with the images, so the real frame size is used.
 - Frames are read lazily; only the small label arrays are held.
@@ -75,22 +78,51 @@ def read_penn_labels(path: str | os.PathLike) -> dict:
     }
 
 
-def penn_to_network(x, y, vis, width: float, height: float) -> tuple[np.ndarray, np.ndarray]:
-    """Penn (T, 13) 1-based -> network (T, 14, 2) 0-based keypoints and (T, 14) visibility."""
+def penn_to_network(
+    x, y, vis, width: float, height: float, neck_rule: str = "reference"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Penn (T, 13) 1-based -> network (T, 14, 2) 0-based keypoints and (T, 14) visibility.
+
+    ``neck_rule="reference"`` (the authors', transformation_PENN.m:54–68): the neck's visibility
+    is floor(mean) of the *raw* head and shoulder flags, then the off-image check (x < 0.001,
+    y < 0.001, x > W, y > H) runs over all 14 joints, the neck included. ``"checked"``: the
+    floor(mean) of the flags after the off-image check, the neck itself never checked (earlier
+    releases)."""
+    if neck_rule not in ("reference", "checked"):
+        raise ValueError(f"neck_rule must be 'reference' or 'checked', got {neck_rule!r}")
     T = len(x)
     kp = np.zeros((T, SKELETON.num_joints, 2), np.float32)
-    v = np.zeros((T, SKELETON.num_joints), np.int8)
-    off = (x < 0.001) | (y < 0.001) | (x > width) | (y > height)
-    vis = np.where(off, -1, np.asarray(vis, np.int8))
+    raw = np.asarray(vis, np.int8)
+
+    def off(px, py):
+        return (px < 0.001) | (py < 0.001) | (px > width) | (py > height)
+
+    checked = np.where(off(x, y), -1, raw)
     cols = list(PENN_TO_NETWORK)
     kp[:, cols, 0], kp[:, cols, 1] = x - 1.0, y - 1.0
-    v[:, cols] = vis
     # neck from head (Penn 0) and the shoulders (Penn 1, 2), in 1-based coordinates then shifted
     neck_x = 0.5 * x[:, 0] + 0.25 * (x[:, 1] + x[:, 2])
     neck_y = 0.2 * y[:, 0] + 0.4 * (y[:, 1] + y[:, 2])
     kp[:, 1] = np.stack([neck_x - 1.0, neck_y - 1.0], -1)
-    v[:, 1] = np.floor(vis[:, :3].astype(float).mean(1)).astype(np.int8)
+    v = np.zeros((T, SKELETON.num_joints), np.int8)
+    v[:, cols] = checked
+    if neck_rule == "reference":
+        neck = np.floor(raw[:, :3].astype(float).mean(1)).astype(np.int8)
+        v[:, 1] = np.where(off(neck_x, neck_y), -1, neck)
+    else:
+        v[:, 1] = np.floor(checked[:, :3].astype(float).mean(1)).astype(np.int8)
     return kp, v
+
+
+def raw_visibility(vis) -> np.ndarray:
+    """Penn's ``visibility`` (T, 13) as shipped -> network order (T, 14), no off-image check; the
+    neck is floor(mean) of head and shoulders. The authors' benchmark counts joints whose raw flag
+    is 1 (run_benchmark_GPU_PENN.m:143)."""
+    raw = np.asarray(vis, np.int8)
+    out = np.zeros((len(raw), SKELETON.num_joints), np.int8)
+    out[:, list(PENN_TO_NETWORK)] = raw
+    out[:, 1] = np.floor(raw[:, :3].astype(float).mean(1)).astype(np.int8)
+    return out
 
 
 class PennVideo(FrameFilesVideo):
@@ -111,7 +143,12 @@ class PennVideo(FrameFilesVideo):
             w, h = self._size
             L = self.labels
             kp, vis = penn_to_network(L["x"], L["y"], L["visibility"], w, h)
-            self._ann = Annotations(kp, vis, (L["bbox"] - 1.0).astype(np.float32))
+            self._ann = Annotations(
+                kp,
+                vis,
+                (L["bbox"] - 1.0).astype(np.float32),
+                flags={"raw_visibility": raw_visibility(L["visibility"])},
+            )
         return self._ann
 
     @annotations.setter

@@ -3,6 +3,8 @@
 - ``synthetic[:SPLIT[:N[:FRAMES]]]`` — the built-in synthetic set (default split test, 8 videos)
 - ``penn:ROOT[:SPLIT]`` — Penn Action at ROOT (split train, test or all; default test)
 - ``jhmdb:ROOT:K[:SUBSET]`` — sub-JHMDB split K = 1, 2, 3 (subset train or test; default test)
+- ``own:VIDEO:KEYPOINTS[:train|test|all][:FRACTION]`` — one's own footage with keypoints (e.g.
+  teacher labels), train = the first FRACTION (0.7), test = the rest (:mod:`lstm_probe.data.own`)
 - a video file or a folder of frames — one's own footage
 
 Single images, for the single-image pre-training (one one-frame video per person;
@@ -25,13 +27,16 @@ from pathlib import Path
 from ..utils import InputError
 from . import stills
 from .jhmdb import SubJHMDB
+from .own import open_own
 from .penn_action import PennAction
 from .stills import ConcatVideos
 from .synthetic import SyntheticVideos
 from .video import Video, open_video
 
 
-def open_source(spec: str, keypoints: str | None = None, **synthetic) -> Sequence[Video]:
+def open_source(
+    spec: str, keypoints: str | None = None, accept_short: bool = False, **synthetic
+) -> Sequence[Video]:
     """Videos named by a source string (see module doc); ``synthetic`` overrides its config."""
     kind, _, rest = spec.partition(":")
     # --- single-image sources, lists of sources and repeats (see data/stills.py) ---
@@ -65,14 +70,16 @@ def open_source(spec: str, keypoints: str | None = None, **synthetic) -> Sequenc
         if len(parts) < 2 or parts[1] not in ("1", "2", "3"):
             raise InputError(None, "sub-JHMDB source is jhmdb:ROOT:K[:train|test], K in 1, 2, 3")
         return SubJHMDB(parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "test")
+    if kind == "own" and rest and not Path(spec).exists():
+        return open_own(rest, accept_short)
     path = Path(spec)
     if not path.exists():
         raise InputError(
             spec,
             "no such file or folder (sources: synthetic, penn:ROOT, jhmdb:ROOT:K, lsp:ROOT, "
-            "lsp-extended:ROOT, mpii:ROOT, A+B, repeat:T:SPEC, a path)",
+            "lsp-extended:ROOT, mpii:ROOT, own:VIDEO:KEYPOINTS, A+B, repeat:T:SPEC, a path)",
         )
-    return [open_video(path, keypoints)]
+    return [open_video(path, keypoints, accept_short)]
 
 
 def select_videos(videos: Sequence[Video], spec: str | None) -> list[Video]:

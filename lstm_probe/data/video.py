@@ -37,6 +37,8 @@ from ..skeleton import SKELETON
 from ..utils import InputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+MAX_COORDINATE = 1e6  # pixels: a keypoint farther out than this is not a position
+MAX_JSON_BYTES = 256 << 20
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
@@ -136,16 +138,33 @@ class FrameFilesVideo(Video):
         self.num_frames = len(self.paths)
         self.annotations = annotations or Annotations()
         self.attrs = dict(attrs or {})
+        self._shape: tuple[int, ...] | None = None
 
     def frame(self, t: int) -> np.ndarray:
         self._check_index(t)
-        return read_image(self.paths[t])
+        img = read_image(self.paths[t])
+        if self._shape is None:
+            self._shape = img.shape
+        elif img.shape != self._shape:
+            h, w = self._shape[:2]
+            raise InputError(
+                self.paths[t],
+                f"frame is {img.shape[1]}×{img.shape[0]}, the video's frames are {w}×{h} "
+                "(a video's frames must share one size)",
+            )
+        return img
 
 
 class VideoFile(Video):
-    """A video file decoded with OpenCV, streamed sequentially (seeks only when asked to)."""
+    """A video file decoded with OpenCV, streamed sequentially (seeks only when asked to).
 
-    def __init__(self, path: str | os.PathLike, annotations=None, attrs=None):
+    A file whose frames stop decoding before the count its header announces is an error when
+    streamed (it names how many frames were read of how many announced), unless
+    ``accept_short``: then the stream ends at the last decodable frame."""
+
+    def __init__(
+        self, path: str | os.PathLike, annotations=None, attrs=None, accept_short: bool = False
+    ):
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError(self.path, "video file not found")
@@ -158,6 +177,8 @@ class VideoFile(Video):
         if not ok or not ok_frame or first is None:
             raise InputError(self.path, "video cannot be decoded (no readable frame)")
         self.video_id = self.path.stem
+        self.announced = n  # the header's frame count (0 when the container does not say)
+        self.accept_short = accept_short
         self.num_frames = max(n, 1)
         self.frame_size = (first.shape[1], first.shape[0])
         self.annotations = annotations or Annotations()
@@ -177,6 +198,13 @@ class VideoFile(Video):
                 t += 1
         finally:
             cap.release()
+        wanted = self.announced if stop is None else min(stop, self.announced)
+        if t < wanted and not self.accept_short:
+            raise InputError(
+                self.path,
+                f"only {t} of the {self.announced} frames its header announces could be decoded "
+                "(--accept-short takes the frames that decode)",
+            )
 
     def frame(self, t: int) -> np.ndarray:
         self._check_index(t)
@@ -189,11 +217,15 @@ def read_keypoints_json(path: str | os.PathLike, num_frames: int) -> Annotations
     """Read the documented keypoint JSON -> Annotations in network order (see module doc)."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise InputError(path, f"keypoint file larger than {MAX_JSON_BYTES >> 20} MiB")
         doc = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise InputError(path, "keypoint file not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(path, f"not valid JSON ({e})") from None
+    except RecursionError:
+        raise InputError(path, "JSON nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("frames"), list):
         raise InputError(path, "expected an object with a 'frames' list")
     names = doc.get("joints", list(SKELETON.names))
@@ -211,7 +243,7 @@ def read_keypoints_json(path: str | os.PathLike, num_frames: int) -> Annotations
         if not isinstance(entry, dict) or "index" not in entry or "keypoints" not in entry:
             raise InputError(path, f"{where} needs 'index' and 'keypoints'")
         t = entry["index"]
-        if not isinstance(t, int) or not 0 <= t < num_frames:
+        if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < num_frames:
             raise InputError(path, f"{where}: index {t!r} outside the video's {num_frames} frames")
         try:
             arr = np.asarray(entry["keypoints"], dtype=np.float64)
@@ -221,6 +253,8 @@ def read_keypoints_json(path: str | os.PathLike, num_frames: int) -> Annotations
             raise InputError(
                 path, f"{where}: keypoints must be {len(names)} finite [x, y, v] triples"
             )
+        if np.abs(arr[:, :2]).max(initial=0) > MAX_COORDINATE:
+            raise InputError(path, f"{where}: a keypoint lies beyond ±{MAX_COORDINATE:g} px")
         kp[t, cols] = arr[:, :2]
         vis[t, cols] = np.clip(np.round(arr[:, 2]), -1, 1).astype(np.int8)
     return Annotations(keypoints=kp, visibility=vis, bbox=bbox_from_keypoints(kp, vis))
@@ -240,8 +274,13 @@ def bbox_from_keypoints(kp: np.ndarray, vis: np.ndarray, pad: float = 0.1) -> np
     return out
 
 
-def open_video(path: str | os.PathLike, keypoints: str | os.PathLike | None = None) -> Video:
-    """A user's footage: a video file or a folder of frames (sorted by name)."""
+def open_video(
+    path: str | os.PathLike,
+    keypoints: str | os.PathLike | None = None,
+    accept_short: bool = False,
+) -> Video:
+    """A user's footage: a video file or a folder of frames (sorted by name); ``accept_short``
+    see :class:`VideoFile`."""
     path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -251,7 +290,7 @@ def open_video(path: str | os.PathLike, keypoints: str | os.PathLike | None = No
     elif path.suffix.lower() in IMAGE_SUFFIXES:
         raise InputError(path, "a single image is not a video; give a folder of frames")
     else:
-        video = VideoFile(path)
+        video = VideoFile(path, accept_short=accept_short)
     if keypoints is not None:
         video.annotations = read_keypoints_json(keypoints, video.num_frames)
     return video

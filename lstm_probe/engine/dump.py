@@ -19,6 +19,7 @@ import torch
 
 from ..checkpoint import load_checkpoint
 from ..data.video import Video
+from ..domain import warn_domain
 from ..models import GATE_POINTS, MEMORY_PHASES
 from ..probe.recorder import MemoryProbe
 from ..probe.store import (
@@ -88,6 +89,7 @@ def dump_videos(
     }
     preset = payload["model"].get("preset")
     policy = policy or test_policy(model, payload)
+    warn_domain(payload, [_source(v) for v in videos])  # a synthetic-only model on real footage
     return dump_model(model, videos, out, source, preset, policy, options, dev, progress)
 
 
@@ -136,15 +138,16 @@ def dump_model(
     (out / "videos").mkdir(parents=True, exist_ok=True)
     codec = HeatmapCodec(cfg.input_size)
     entries = {v["video_id"]: v for v in manifest["videos"]}
+    _check_against_dump(out, manifest["videos"], videos)
     with progress_bar(progress, total=len(videos), desc="dump", unit="video") as bar:
         for video in videos:
             vid = video.video_id
             fname = f"videos/{safe_video_id(vid)}.h5"
             e = entries.get(vid)
-            if e is not None and e.get("status") == "done" and (out / e["file"]).is_file():
+            if e is not None and _finished(out, e):
                 bar.update(1)
                 continue
-            e = {"video_id": vid, "file": fname, "status": "partial"}
+            e = {"video_id": vid, "file": fname, "status": "partial", "source": _source(video)}
             if vid not in entries:
                 manifest["videos"].append(e)
             else:
@@ -152,12 +155,52 @@ def dump_model(
             entries[vid] = e
             save_manifest(out, manifest)
             n = _dump_one(model, video, out / fname, codec, policy, dev, options, C)
-            e.update(
-                status="done", num_frames=n, accel=accel_of(model).mode, attrs=_plain(video.attrs)
-            )
+            e.update(status="done", num_frames=n, accel=accel_of(model).mode,
+                     attrs=_plain(video.attrs), sha256=sha256_file(out / fname))  # fmt: skip
             save_manifest(out, manifest)
             bar.update(1)
     return out
+
+
+def _finished(out: Path, entry: dict) -> bool:
+    """Is this manifest entry's video really finished? Its file must exist and match the sha256
+    recorded when it was written (older dumps: open and validate it, and count its frames); a
+    video that fails is redone, never trusted."""
+    path = out / entry["file"]
+    if entry.get("status") != "done" or not path.is_file():
+        return False
+    if "sha256" in entry:
+        return sha256_file(path) == entry["sha256"]
+    try:
+        from ..probe.store import DumpVideo
+
+        video = DumpVideo(path)
+        ok = video.num_frames == entry.get("num_frames")
+        video.close()
+        return ok
+    except InputError:
+        return False
+
+
+def _source(video: Video) -> str:
+    return str(video.attrs.get("source", ""))
+
+
+def _check_against_dump(out: Path, entries: list[dict], videos: Sequence[Video]) -> None:
+    """A video must not overwrite or skip another one already in the dump: the same id from
+    another source (``a/clip`` and ``b/clip``), or another id that maps to the same file."""
+    by_id = {e["video_id"]: e for e in entries}
+    by_file = {e["file"]: e["video_id"] for e in entries}
+    for v in videos:
+        e = by_id.get(v.video_id)
+        if e is not None and e.get("source") not in (None, _source(v)):
+            raise InputError(
+                out, f"already holds a video {v.video_id!r} from {e['source']!r}; this one comes "
+                f"from {_source(v)!r}: choose another --out",
+            )  # fmt: skip
+        other = by_file.get(f"videos/{safe_video_id(v.video_id)}.h5")
+        if other is not None and other != v.video_id:
+            raise InputError(out, f"video {v.video_id!r} would overwrite the file of {other!r}")
 
 
 def _check_videos(videos: Sequence[Video], options: DumpOptions) -> None:

@@ -12,7 +12,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..checkpoint import trained_on
+from ..data import open_source
 from ..data.video import open_video
+from ..domain import guessing_summary, is_synthetic_source, warn_domain
 from ..skeleton import SKELETON
 from ..utils import InputError, atomic_path, progress_bar, write_json_atomic
 from .accel import accel_of
@@ -25,14 +28,20 @@ DrawPose = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 def infer_video(
     checkpoint, video_path, draw: DrawPose, out=None, box=None, device=None, progress=True,
-    accel="auto", compile=False,
+    accel="auto", compile=False, accept_short=False,
 ) -> list[Path]:  # fmt: skip
-    model, _, policy, codec = load_for_inference(checkpoint, device, accel, compile)
+    model, payload, policy, codec = load_for_inference(checkpoint, device, accel, compile)
     dev = next(model.parameters()).device
-    video = open_video(video_path)
-    stem = Path(out) if out else Path(video_path).with_suffix("")
+    if is_synthetic_source(str(video_path)) and not Path(video_path).exists():
+        video = open_source(str(video_path))[0]  # a video of the built-in synthetic set
+        name = video.video_id
+    else:
+        video = open_video(video_path, accept_short=accept_short)
+        name = Path(video_path).stem
+    warn_domain(payload, [str(video_path)])  # a synthetic-only model on real footage
+    stem = Path(out) if out else Path(video_path).with_name(name)
     if stem.is_dir() or str(out or "").endswith("/"):
-        stem = stem / Path(video_path).stem
+        stem = stem / name
     stem.parent.mkdir(parents=True, exist_ok=True)
     fps = getattr(video, "fps", 25.0)
     frames_out = []
@@ -56,8 +65,9 @@ def infer_video(
                 for (x, y), c in zip(r.keypoints, r.confidence)
             ]
             frames_out.append(
-                {"index": r.index, "keypoints": kp, "confidence": r.confidence.round(4).tolist()}
-            )
+                {"index": r.index, "keypoints": kp, "confidence": r.confidence.round(4).tolist(),
+                 "mean_confidence": round(float(r.confidence.mean()), 4)}
+            )  # fmt: skip
             bar.update(1)
         if writer is not None:
             writer.release()
@@ -66,6 +76,8 @@ def infer_video(
         js,
         {"format": "lstm-probe-keypoints", "version": 1, "joints": list(SKELETON.names),
          "source": str(video_path), "checkpoint": str(checkpoint),
-         "accel": accel_of(model).describe(), "frames": frames_out},
+         "accel": accel_of(model).describe(), "trained_on": trained_on(payload),
+         "frames": frames_out},
     )  # fmt: skip
+    print(guessing_summary(f["mean_confidence"] for f in frames_out))
     return [js, mp4]

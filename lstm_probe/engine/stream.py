@@ -10,6 +10,9 @@ Where each frame is cropped is a :class:`Crops` policy:
 - :class:`BoxCrops` (``gt``): a square of fixed scale (set once per video from the first person
   box) centred on each frame's annotated box — the reference test protocol, which leaks the
   ground-truth box (reference-implementation.md §4.1);
+- :class:`FrameBoxCrops`: the authors' benchmark rule (run_benchmark_GPU_PENN.m:178–242, the
+  same in ..._JHMDB.m:173–236): every frame and scale is checked against that frame's own box;
+  a box that would exceed the crop at scale s is shrunk to s · (S / side) / 1.05;
 - :class:`TrackCrops` (``track``): the same square centred on the previous frame's confident
   predicted joints (the first frame: a given box, or the whole frame) — for one's own footage;
 - :class:`StoredCrops`: the crops a dump recorded (its ``grid_to_frame`` affines), so a dumped
@@ -34,6 +37,7 @@ from ..models import PoseMachine
 from ..transforms.augment import ClipTransform, CropPolicy
 from ..transforms.geometric import (
     compose,
+    crop_affine,
     grid_to_crop,
     grid_to_frame,
     invert,
@@ -119,6 +123,40 @@ class BoxCrops(_FixedScaleCrops):
 
     def _box(self, t, frame):
         return np.asarray(self.bboxes[t], float)
+
+
+class FrameBoxCrops(Crops):
+    """The authors' test crop: centred on each frame's own annotated box (``bboxes`` (F, 4)), and
+    the scale re-checked on every frame against that box.
+
+    ``raw`` scale mode (the paper's recipe): the frame is scaled by the test factor s; where the
+    box's larger side would exceed the crop (side · s > S) the factor becomes s · (S / side) / 1.05
+    — imgScale in run_benchmark_GPU_PENN.m:203–221. ``fit`` mode: each frame's own box is
+    normalised to ``fit_fraction`` of the crop, times s, with the same shrink. A zero-size box
+    crops around its point at factor s. The authors round the box centre to a pixel of the
+    scaled frame; we keep it exact (at most half a scaled pixel)."""
+
+    SHRINK = 1.05
+
+    def __init__(self, policy: CropPolicy, bboxes: np.ndarray):
+        super().__init__(policy)
+        self.bboxes = np.asarray(bboxes, np.float64)
+
+    def scale(self, t: int, transform: ClipTransform) -> float:
+        """The factor frame t is cropped at for ``transform``."""
+        b, S = self.bboxes[t], self.policy.input_size
+        side = float(max(b[2] - b[0], b[3] - b[1]))
+        if self.policy.scale_mode == "fit":
+            scale = self.policy.fit_fraction * S / max(side, 1.0) * transform.scale
+        else:
+            scale = transform.scale
+        if side * scale > S:
+            scale = scale * (S / (side * scale)) / self.SHRINK
+        return scale
+
+    def frame_to_crop(self, t, frame, transform):
+        return crop_affine(_box_center(self.bboxes[t]), self.scale(t, transform),
+                           transform.rotation, transform.flip, self.policy.input_size)  # fmt: skip
 
 
 class TrackCrops(_FixedScaleCrops):

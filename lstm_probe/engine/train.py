@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from pathlib import Path
 
@@ -58,19 +59,30 @@ def learning_rate(optim: dict, step: int) -> float:
     raise TrainingError(f"unknown schedule {optim['schedule']!r} (cosine, step, constant)")
 
 
+#: The per-gate biases of the authors' Scale layers (``scale_{g,i,o,f}_b``): lr_mult 1, no decay.
+SCALE_BIAS = re.compile(r"(^|\.)lstm\.[gifo]_bias$")
+
+
 def build_optimizer(model: torch.nn.Module, optim: dict) -> torch.optim.Optimizer:
-    """Adam or SGD. With ``caffe_lr_mult`` biases learn 2× faster without weight decay (Caffe)."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    """Adam or SGD. With ``caffe_lr_mult`` the prototxts' multipliers: conv weights 1× with decay,
+    conv biases 2× without decay, and the per-gate Scale biases (``lstm.{g,i,o,f}_bias``) 1×
+    without decay (``param { lr_mult: 0 } param { lr_mult: 1 }`` of the Scale layers,
+    LSTM_train.prototxt); ``scale_bias_lr_mult`` overrides that 1."""
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     wd = float(optim["weight_decay"])
     if optim.get("caffe_lr_mult"):
-        weights = [p for p in params if p.ndim > 1]
-        biases = [p for p in params if p.ndim <= 1]
+        weights = [p for _, p in params if p.ndim > 1]
+        scale = [p for n, p in params if p.ndim <= 1 and SCALE_BIAS.search(n)]
+        biases = [p for n, p in params if p.ndim <= 1 and not SCALE_BIAS.search(n)]
         groups = [
             {"params": weights, "lr_mult": 1.0, "weight_decay": wd},
             {"params": biases, "lr_mult": 2.0, "weight_decay": 0.0},
         ]
+        if scale:
+            mult = float(optim.get("scale_bias_lr_mult", 1.0))
+            groups.append({"params": scale, "lr_mult": mult, "weight_decay": 0.0})
     else:
-        groups = [{"params": params, "lr_mult": 1.0, "weight_decay": wd}]
+        groups = [{"params": [p for _, p in params], "lr_mult": 1.0, "weight_decay": wd}]
     lr = float(optim["lr"])
     if optim["name"] == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=float(optim["momentum"]))
@@ -115,16 +127,25 @@ def train(
     device: str | None = None,
     progress: bool = True,
     max_steps: int | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Run (or continue) a training run in ``out_dir`` -> summary dict.
 
     ``max_steps`` stops early after that many steps of this call (the schedule still spans
-    ``optim.steps``); used by tests and to split a run into parts.
+    ``optim.steps``); used by tests and to split a run into parts. A folder that already holds a
+    run is refused unless ``resume`` (continue it) or ``overwrite`` (start it anew) is given, so
+    two runs never write into one ``metrics.jsonl``.
     """
     out_dir = Path(out_dir)
     check_training_config(cfg)
-    rank, world, dev = _init_distributed(device)
     ckpt_path = out_dir / "checkpoint.pt"
+    run_files = [out_dir / n for n in ("checkpoint.pt", "metrics.jsonl", "config.json")]
+    if not resume and not overwrite and any(p.exists() for p in run_files):
+        raise TrainingError(
+            f"{out_dir} already holds a run: give --resume to continue it or --overwrite to "
+            "start it anew"
+        )
+    rank, world, dev = _init_distributed(device)
     optim_cfg, run_cfg = cfg["optim"], cfg["run"]
     torch.manual_seed(int(run_cfg["seed"]))
     model = build_model_from_config(cfg["model"])
@@ -145,8 +166,11 @@ def train(
             _truncate_log(out_dir / "metrics.jsonl", start)
         if rank == 0 and progress:
             print(f"resuming {out_dir} at step {start}")
-    elif resume and rank == 0:
-        print(f"nothing to resume in {out_dir}: starting from step 0")
+    elif rank == 0 and (resume or overwrite):  # killed before its first checkpoint, or anew
+        _truncate_log(out_dir / "metrics.jsonl", 0)
+        ckpt_path.unlink(missing_ok=True)
+        if resume:
+            print(f"nothing to resume in {out_dir}: starting from step 0")
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out_dir / "config.json", cfg)
@@ -324,11 +348,13 @@ def _tensorboard(out_dir: Path):
 
 
 def _save(path: Path, model: PoseMachine, cfg: dict, step: int, optimizer) -> None:
+    from ..checkpoint import training_record  # what the weights have seen
+
     save_checkpoint(
         path,
         model,
         preset=cfg["model"].get("preset"),
-        meta={"step": step, "config": cfg},
+        meta={"step": step, "config": cfg, "trained_on": training_record(cfg, model)},
         train_state={
             "step": step,
             "optimizer": optimizer.state_dict(),

@@ -56,15 +56,61 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
+        """From a plain dict (a checkpoint's or a config file's): every value type- and
+        range-checked (:data:`LIMITS`) before any layer is built, so a crafted file cannot ask
+        for a huge allocation."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a model config is a table of fields, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+            raise ValueError(f"unknown model config keys: {sorted(map(str, unknown))}")
         d = dict(d)
+        for key, value in d.items():
+            if key in LIMITS:
+                low, high = LIMITS[key]
+                ok_type = isinstance(value, int) and not isinstance(value, bool)
+                if not ok_type or not low <= value <= high:
+                    raise ValueError(
+                        f"{key} must be a whole number in {low}..{high}, got {value!r}"
+                    )
+            elif key in ("dropout", "center_sigma", "init_std"):
+                if key == "init_std" and value is None:
+                    continue
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ValueError(f"{key} must be a number, got {value!r}")
+                if not 0 <= value < (1 if key == "dropout" else 1e4):
+                    raise ValueError(f"{key} = {value!r} is out of range")
         if "gate_bias_init" in d:
-            d["gate_bias_init"] = tuple(float(v) for v in d["gate_bias_init"])
+            g = d["gate_bias_init"]
+            if not isinstance(g, list | tuple) or len(g) != 4:
+                raise ValueError(f"gate_bias_init must be 4 numbers (g, i, o, f), got {g!r}")
+            try:
+                d["gate_bias_init"] = tuple(float(v) for v in g)
+            except (TypeError, ValueError):
+                raise ValueError(f"gate_bias_init must be 4 numbers, got {g!r}") from None
+            if not all(abs(v) < 1e3 for v in d["gate_bias_init"]):
+                raise ValueError(f"gate_bias_init must be 4 finite numbers, got {g!r}")
         return cls(**d)
 
+
+# Bounds of the whole-number fields: far beyond any sensible model, well below what would
+# exhaust memory when a crafted checkpoint is loaded.
+LIMITS: dict[str, tuple[int, int]] = {
+    "input_size": (16, 2048),
+    "num_joints": (1, 64),
+    "image_channels": (1, 2048),
+    "image_kernel": (1, 31),
+    "feature_channels": (1, 2048),
+    "feature_kernel": (1, 31),
+    "initial_channels": (1, 4096),
+    "initial_kernel": (1, 31),
+    "hidden_channels": (1, 1024),
+    "gate_kernel": (1, 31),
+    "generator_channels": (1, 2048),
+    "generator_kernel": (1, 31),
+    "stages": (2, 16),
+}
 
 PRESETS: dict[str, ModelConfig] = {
     "paper": ModelConfig(),

@@ -39,10 +39,19 @@ refusal is an InputError naming the file and the dataset, attribute or key.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
 import re
+
+try:
+    import resource
+except ImportError:  # not POSIX
+    resource = None
+import shutil
 import threading
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
@@ -209,13 +218,18 @@ class VideoDumpWriter:
         """Hand the filled block to the writer thread, after the previous block has landed (so at
         most two blocks are in memory and errors surface at the next frame)."""
         if self._inflight is not None:
-            self._inflight.result()
+            failure = self._inflight.exception()  # waits for the block
             self._inflight = None
+            if isinstance(failure, OSError):
+                raise self._write_failed(failure)
+            if failure is not None:
+                raise failure
         if self._block:
             block, self._block = self._block, []
             self._inflight = self._pool.submit(self._write_block, block)
 
     def _write_block(self, rows: list[dict]) -> None:
+        self._room_for(rows)
         i, n = self.written, len(rows)
 
         def put(d: h5py.Dataset, values) -> None:
@@ -257,17 +271,84 @@ class VideoDumpWriter:
         self._submit()
         self._submit()  # waits for the last block
         self._pool.shutdown()
-        self.f.attrs["num_frames"] = self.n
-        self.f.close()
+        failure = None
+        try:
+            self.f.attrs["num_frames"] = self.n
+            self.f.close()
+        except OSError as e:
+            failure = e
+        if failure is not None:  # raised outside the handler: no traceback keeps HDF5 objects
+            raise self._write_failed(failure)
         os.replace(self.tmp, self.path)
 
+    def _room_for(self, rows: list[dict]) -> None:
+        """Refuse a block the file system has no room for — before HDF5 tries to write it (HDF5
+        cannot recover from a refused write). Room: free disk space and the process's file-size
+        limit, against the block's raw size plus a margin for HDF5's own metadata."""
+        need = sum(v.nbytes for r in rows for v in r.values() if isinstance(v, np.ndarray))
+        need = int(need * 1.1) + ROOM_MARGIN
+        if shutil.disk_usage(self.tmp.parent).free < need:
+            raise NoRoom(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0] if resource else -1
+        if limit not in (-1, getattr(resource, "RLIM_INFINITY", -1)):
+            if self.tmp.stat().st_size + need > limit:
+                raise NoRoom(errno.EFBIG, os.strerror(errno.EFBIG))
+
+    def _write_failed(self, error: OSError) -> Exception:
+        """A write the file system refused (a full disk, a file-size limit). Refused by
+        :meth:`_room_for`, the file is intact and :meth:`abort` closes it. Refused inside HDF5
+        (another process filled the disk meanwhile), the file cannot be closed — closing or even
+        freeing its objects crashes the library — so the writer is kept alive for the life of
+        the process with its file descriptor on the null device. Either way the partial file is
+        removed, and the error names the file and says how to go on."""
+        self._broken = not isinstance(error, NoRoom)
+        traceback.clear_frames(error.__traceback__)
+        error.__traceback__ = None
+        if errno_of(error) in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            return InputError(
+                self.path,
+                f"writing failed: {os.strerror(errno_of(error))}. Finished videos are kept; free "
+                "space and run the same command again to resume",
+            )
+        return error
+
     def abort(self) -> None:
+        """Discard the partial file."""
         try:
             self._pool.shutdown(cancel_futures=True)  # waits for a running block
-            self.f.close()
         finally:
-            if self.tmp.exists():
-                self.tmp.unlink()
+            try:
+                if getattr(self, "_broken", False):
+                    null = os.open(os.devnull, os.O_RDWR)
+                    os.dup2(null, self.f.id.get_vfd_handle())
+                    os.close(null)
+                    _KEPT_ALIVE.append(self)
+                    ctypes.pythonapi.Py_IncRef(ctypes.py_object(self))  # never freed, even at exit
+                elif self.f.id.valid:
+                    self.f.close()
+            finally:
+                if self.tmp.exists():
+                    self.tmp.unlink()
+
+
+class NoRoom(OSError):
+    """The file system has no room for the next block (see :meth:`VideoDumpWriter._room_for`)."""
+
+
+def unclosable_files() -> list[Path]:
+    """Files of writers whose writes HDF5 itself saw refused (kept open for the process)."""
+    return [w.tmp for w in _KEPT_ALIVE]
+
+
+ROOM_MARGIN = 4 << 20  # bytes kept free beyond a block's raw size, for HDF5's metadata
+_KEPT_ALIVE: list = []  # writers whose file HDF5 could not write (see VideoDumpWriter._write_failed)
+
+
+def errno_of(error: OSError) -> int | None:
+    """The errno of an OSError; HDF5 reports the file system's own one in its message
+    (``errno = 28``)."""
+    found = re.search(r"errno = (\d+)", str(error))
+    return int(found.group(1)) if found else error.errno
 
 
 def _lowest_priority() -> None:

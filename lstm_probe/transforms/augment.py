@@ -11,6 +11,21 @@ Two scale modes:
 
 The grid -> frame affine of every frame is returned with the crop, so the belief grid can be
 mapped back onto the original frame exactly.
+
+Training-target rules of the authors' transforms, each a field of the policy (``data.crop``);
+the defaults keep the earlier behaviour, the paper configs set the authors' values:
+
+- ``oversize_box``: ``axis`` measures the clip's largest box before rotation; ``rotated`` measures
+  the axis-aligned hull of the rotated box, as imgCrop after imgRotate does
+  (transformation_PENN.m:278–345; JHMDB: :223–290).
+- ``outside_crop``: ``zero`` gives a joint outside the crop no target (Penn: vis −1,
+  transformation_PENN.m:373–379); ``keep`` keeps its Gaussian (whatever tail falls on the grid),
+  as transformation_JHMDB.m:141–162, which has no visibility at all.
+- ``out_of_box``: Penn's outOfBox (transformation_PENN.m:422–440) masks joints outside the crop
+  box grown by 0.2 · ‖left shoulder − right hip‖. ``off``: not applied; ``first_frame``: the
+  authors' code as it runs — it writes ``label_in(3, j)`` without the frame index, so joint j of
+  *frame 1* is masked whenever joint j is outside the box in any frame; ``every_frame``: the rule
+  as intended (frame i's own joint).
 """
 
 from __future__ import annotations
@@ -38,6 +53,22 @@ class CropPolicy:
     rotation: float = 40.0
     flip_prob: float = 0.5
     fit_fraction: float = 0.8
+    oversize_box: str = "axis"  # "axis" or "rotated"
+    outside_crop: str = "zero"  # "zero" or "keep"
+    out_of_box: str = "off"  # "off", "first_frame" or "every_frame"
+
+    def __post_init__(self):
+        for name, allowed in (
+            ("scale_mode", ("fit", "raw")),
+            ("oversize_box", ("axis", "rotated")),
+            ("outside_crop", ("zero", "keep")),
+            ("out_of_box", ("off", "first_frame", "every_frame")),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"data.crop.{name} must be one of {', '.join(allowed)}, "
+                    f"got {getattr(self, name)!r}"
+                )
 
     @classmethod
     def from_config(cls, crop: dict, input_size: int) -> CropPolicy:
@@ -66,9 +97,14 @@ class CropPolicy:
         """bboxes (T, 4) of the clip's frames -> (T, 2, 3) frame -> crop affines."""
         bboxes = np.asarray(bboxes, np.float64)
         S = self.input_size
-        max_side = float(
-            np.max(np.maximum(bboxes[:, 2] - bboxes[:, 0], bboxes[:, 3] - bboxes[:, 1]))
-        )
+        w, h = bboxes[:, 2] - bboxes[:, 0], bboxes[:, 3] - bboxes[:, 1]
+        if self.oversize_box == "rotated":  # the hull of the rotated box
+            c, s_ = (
+                abs(np.cos(np.deg2rad(transform.rotation))),
+                abs(np.sin(np.deg2rad(transform.rotation))),
+            )
+            w, h = w * c + h * s_, w * s_ + h * c
+        max_side = float(np.max(np.maximum(w, h)))
         max_side = max(max_side, 1.0)
         if self.scale_mode == "fit":
             scale = self.fit_fraction * S / max_side * transform.scale
@@ -76,7 +112,7 @@ class CropPolicy:
             scale = transform.scale
             if max_side * scale > S:
                 scale = S / max_side / 1.1
-        else:
+        else:  # pragma: no cover - refused by __post_init__
             raise ValueError(f"scale_mode must be 'fit' or 'raw', got {self.scale_mode!r}")
         centers = (bboxes[:, :2] + bboxes[:, 2:]) / 2
         return np.stack(
@@ -92,9 +128,11 @@ def crop_clip(
     flip: bool,
     input_size: int,
     stride: int = 8,
+    mark_outside: bool = True,
 ) -> dict:
     """Warp frames and joints of a clip. Returns crops (T, S, S, 3) uint8, keypoints in crop pixels
-    (T, J, 2), visibility (T, J) (−1 for joints outside the crop), grid_to_frame (T, 2, 3).
+    (T, J, 2), visibility (T, J) (−1 for joints outside the crop unless ``mark_outside`` is
+    False), grid_to_frame (T, 2, 3).
 
     After a flip the joint arrays are permuted so that channel "right_wrist" still holds the
     person's right wrist as it appears in the mirrored crop.
@@ -110,7 +148,42 @@ def crop_clip(
         if flip:
             perm = SKELETON.flip_permutation()
             kp, vis = kp[:, perm], vis[:, perm]
-        outside = (kp < 0).any(-1) | (kp > input_size - 1).any(-1)
-        vis[outside] = -1
+        if mark_outside:
+            outside = (kp < 0).any(-1) | (kp > input_size - 1).any(-1)
+            vis[outside] = -1
         out["keypoints"], out["visibility"] = kp, vis
     return out
+
+
+def crop_boxes(bboxes: np.ndarray, affines: np.ndarray) -> np.ndarray:
+    """Frame boxes (T, 4) -> their boxes in the crops (T, 4): the axis-aligned hull of the four
+    corners through each frame's affine (imgRotate's hull, then the crop offset and any flip)."""
+    b = np.asarray(bboxes, np.float64)
+    corners = np.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [0, 3]], b[:, [2, 3]]], 1)  # (T, 4, 2)
+    pts = np.stack([apply_points(a, c) for a, c in zip(affines, corners)])
+    return np.concatenate([pts.min(1), pts.max(1)], -1)
+
+
+def out_of_box(
+    keypoints: np.ndarray, visibility: np.ndarray, boxes: np.ndarray, mode: str
+) -> np.ndarray:
+    """Penn's outOfBox (transformation_PENN.m:422–440) on crop-space keypoints (T, J, 2),
+    visibility (T, J) and crop boxes (T, 4) -> new visibility. The margin of frame i is
+    0.2 · ‖left shoulder − right hip‖ of frame i; a joint outside box + margin whose visibility is
+    not −1 is masked (−1): in frame 1 (``first_frame``, the code as it runs: ``label_in(3, j)``
+    has no frame index) or in its own frame (``every_frame``). ``off`` returns a copy."""
+    vis = np.asarray(visibility, np.int8).copy()
+    if mode == "off":
+        return vis
+    if mode not in ("first_frame", "every_frame"):
+        raise ValueError(f"out_of_box must be off, first_frame or every_frame, got {mode!r}")
+    kp = np.asarray(keypoints, np.float64)
+    ls, rh = SKELETON.index("left_shoulder"), SKELETON.index("right_hip")
+    for i in range(len(kp)):  # the authors' loop order: frame i, then joint j
+        margin = 0.2 * np.linalg.norm(kp[i, ls] - kp[i, rh])
+        x1, y1, x2, y2 = np.asarray(boxes[i], np.float64) + [-margin, -margin, margin, margin]
+        for j in range(kp.shape[1]):
+            x, y = kp[i, j]
+            if (x < x1 or y < y1 or x > x2 or y > y2) and vis[i, j] != -1:
+                vis[0 if mode == "first_frame" else i, j] = -1
+    return vis
