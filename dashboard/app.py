@@ -17,7 +17,7 @@ from pathlib import Path
 import dash
 from dash import Input, Output, State
 from dash.exceptions import PreventUpdate
-from flask import Response, abort, request
+from flask import Response, abort, request, send_from_directory
 
 from lstm_probe.domain import warn_dumps
 
@@ -26,6 +26,9 @@ from . import ids
 from .catalog import DumpCatalog
 from .layout import layout
 from .validate import InvalidInput
+
+# the files of a channel atlas the server hands out (nothing else of its folder)
+ATLAS_FILE = re.compile(r"index\.html|channel_\d{1,4}\.html|img/[A-Za-z0-9_.-]{1,200}\.png")
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _HOST = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9.-]+))(?::\d{1,5})?$")
@@ -102,6 +105,14 @@ def register(app: dash.Dash, cat: DumpCatalog) -> None:
       [Input(ids.FRAME, "value"), Input(ids.CHANNELS, "value"), *look, Input(ids.SCALE, "value"),
        *fig4, Input(ids.EXPORT_FORMAT, "value"), Input(ids.EXPORT_WIDTH, "value"),
        Input(ids.VIDEO, "value"), dump], message=True)  # fmt: skip
+
+    w(C.channel_page, [Output(ids.CHANNEL_PAGE, "href")], [Input(ids.CHANNELS, "value"), dump])
+
+    @app.server.route("/atlas/<int:d>/<path:name>")
+    def _atlas(d, name):
+        if not 0 <= d < len(cat.dumps) or not ATLAS_FILE.fullmatch(name):
+            abort(404)
+        return send_from_directory(cat.atlas_dir(d), name, max_age=0)
 
     @app.server.route("/export/<which>")
     def _export(which):

@@ -82,6 +82,14 @@ def video_changed(cat: DumpCatalog, vid, d, t, channels):
     return v.num_frames - 1, t, opts, kept or [int(rep.order[0])], plots.channel_joint_figure(rep)
 
 
+def channel_page(cat: DumpCatalog, channels, d) -> str:
+    """The first selected channel -> the address of its atlas page (built for the dump the
+    first time one is opened: :func:`lstm_probe.viz.atlas.build_atlas`)."""
+    d = V.dump_index(d, len(cat.dumps))
+    chans = V.channels(channels, cat.dumps[d].manifest["channels"]) if channels else []
+    return f"/atlas/{d}/channel_{chans[0]}.html" if chans else f"/atlas/{d}/index.html"
+
+
 def importance(cat: DumpCatalog, d):
     """Dump chosen -> the causal importance matrix and its style (hidden without one)."""
     imp = cat.importance(V.dump_index(d, len(cat.dumps)))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import tempfile
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -65,6 +67,9 @@ class DumpCatalog:
                 self.errors.append(str(e))
         self.cache = ByteLRU(cache_budget() if cache_bytes is None else cache_bytes)
         self._analysis = lru_cache(maxsize=64)(self._analyse)
+        self._semantics = lru_cache(maxsize=16)(self._dump_semantics)
+        self._atlas: dict[int, Path] = {}
+        self._atlas_lock = threading.Lock()
         self._models: dict[int, object] = {}
         self._model_lock = threading.Lock()
         self._videos: dict[tuple[int, str], CachedVideo] = {}
@@ -103,8 +108,39 @@ class DumpCatalog:
         return self._videos[key]
 
     def _analyse(self, d: int, vid: str) -> ChannelReport:
-        # the one place the channel analysis is called: swap the labels' source here
+        """The channel labels the dashboard shows: the dataset-level ones of the whole dump
+        (:func:`lstm_probe.probe.semantics.channel_semantics`, computed once per dump, the same
+        for every video), else — a dump it cannot label — this video's own analysis."""
+        sem = self._semantics(d)
+        if sem is not None:
+            return sem.as_report()
         return analyse_channels([self.dumps[d].video(vid)])
+
+    def atlas_dir(self, d: int) -> Path:
+        """The channel atlas of dump d (the pages of ``lstm-probe atlas``), built once into a
+        private temporary folder the first time a page is asked for."""
+        with self._atlas_lock:
+            if d not in self._atlas:
+                from lstm_probe.viz.atlas import build_atlas
+
+                out = Path(tempfile.mkdtemp(prefix="lstm-probe-atlas-"))
+                build_atlas(self.dumps[d], out, workers=1)
+                self._atlas[d] = out
+            return self._atlas[d]
+
+    def semantics(self, d: int):
+        """The dump's dataset-level channel labels (None when they cannot be computed)."""
+        return self._semantics(d)
+
+    def _dump_semantics(self, d: int):
+        from lstm_probe.probe.semantics import channel_semantics
+
+        try:  # in this process: the server's threads must not fork
+            return channel_semantics(self.dumps[d], workers=1)
+        except (LstmProbeError, ValueError) as e:
+            print(f"lstm-probe dashboard: no dataset-level labels for {self.names[d]}: {e}",
+                  file=sys.stderr)  # fmt: skip
+            return None
 
     def analysis(self, d: int, vid: str) -> ChannelReport:
         return self._analysis(d, vid)

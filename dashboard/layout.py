@@ -46,6 +46,12 @@ def layout(cat: DumpCatalog) -> html.Div:
                     dcc.Dropdown(id=ids.VIDEO, clearable=False),
                     html.Label("memory channels (Figure 5 rows)"),
                     dcc.Dropdown(id=ids.CHANNELS, multi=True),
+                    html.A(
+                        "the first channel's page in the atlas ↗",
+                        id=ids.CHANNEL_PAGE,
+                        target="_blank",
+                        href="",
+                    ),
                     html.Label("opacity"),
                     dcc.Slider(id=ids.ALPHA, min=0.1, max=1.0, step=0.1, value=0.7),
                     html.Label("colormap"),

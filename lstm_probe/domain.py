@@ -83,7 +83,11 @@ def warn_dumps(manifests: Iterable[dict], file=None) -> str | None:
     for m in manifests:
         ckpt = m.get("checkpoint") or {}
         payload = {"meta": ckpt.get("meta") or {}, "model": m.get("model") or {}}
-        sources = [v.get("source", "") for v in m.get("videos", [])]
+        # a video's source as the dump recorded it (older dumps: in its attrs; none: unknown)
+        sources = [
+            v.get("source") or (v.get("attrs") or {}).get("source") for v in m.get("videos", [])
+        ]
+        sources = [str(s) for s in sources if s]
         msg = warn_domain(payload, sources, file)
         if msg:
             return msg

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 import uuid
 from pathlib import Path
@@ -133,7 +134,7 @@ def test_every_callback_survives_forged_values(tiny_dump, tmp_path, monkeypatch)
     app = create_app([dump])
     client = app.server.test_client()
     good = _valid_values(app.catalog)
-    assert len(app.callback_map) == 11
+    assert len(app.callback_map) == 12
     post = lambda p: client.post("/_dash-update-component", json=p)  # noqa: E731
     for key, spec in app.callback_map.items():
         # the unchanged request works: the forged ones below reach the callback for real
@@ -331,3 +332,30 @@ def test_click_point():
     ):
         with pytest.raises(V.InvalidInput):
             V.click_point(bad, 10, 10)
+
+
+def test_atlas_pages_are_served_and_nothing_else(tiny_dump):
+    from dashboard import callbacks as C
+    from dashboard import create_app
+
+    app = create_app([tiny_dump])
+    assert C.channel_page(app.catalog, [3], 0) == "/atlas/0/channel_3.html"
+    client = app.server.test_client()
+    page = client.get("/atlas/0/channel_3.html")
+    assert page.status_code == 200 and b"channel 3" in page.data.lower()
+    img = re.search(rb"src='(img/[^']+\.png)'", page.data)
+    assert img and client.get(f"/atlas/0/{img.group(1).decode()}").status_code == 200
+    for bad in ("/atlas/0/../manifest.json", "/atlas/0/%2e%2e/x.html", "/atlas/9/index.html",
+                "/atlas/0/img/../../x.png", "/atlas/0/semantics.json"):  # fmt: skip
+        assert client.get(bad).status_code == 404, bad
+
+
+def test_the_dashboard_shows_the_dataset_level_labels(tiny_dump):
+    from dashboard import create_app
+    from lstm_probe.probe.semantics import channel_semantics
+
+    app = create_app([tiny_dump])
+    cat = app.catalog
+    expected = channel_semantics(tiny_dump, workers=1).labels
+    for vid in cat.dumps[0].video_ids:  # the same labels for every video of the dump
+        assert cat.analysis(0, vid).labels == expected

@@ -220,22 +220,58 @@ def figure5_spec(
                       note=window_note(t))  # fmt: skip
 
 
-def channel_category(report: ChannelReport, c: int, threshold: float = 2.0) -> str:
-    """ "single joint" (the analysis labelled it with a joint), "limb" (its two best joints are
-    the two ends of a skeleton edge, both above ``threshold``) or "trunk / edge"."""
-    if report.labels[c] != "global":
+# the dataset-level label's kind (:mod:`lstm_probe.probe.semantics`) -> Figure 4's category;
+# global and inactive channels belong to none of the paper's three
+SEMANTIC_CATEGORIES = {"joint": CATEGORIES[0], "limb": CATEGORIES[1], "side": CATEGORIES[2],
+                       "trunk": CATEGORIES[2], "background": CATEGORIES[2]}  # fmt: skip
+
+
+def channel_category(report: ChannelReport, c: int, threshold: float = 2.0) -> str | None:
+    """Figure 4's category of channel c: "single joint", "limb" or "trunk / edge" (None: a
+    global or inactive channel). With the dataset-level labels (``kind:…``, see
+    :func:`lstm_probe.probe.semantics.channel_semantics`) the label says it; with one video's
+    analysis (a joint name or "global") "limb" means its two best joints are the two ends of a
+    skeleton edge, both above ``threshold``."""
+    label = report.labels[c]
+    if _is_semantic(report):
+        return SEMANTIC_CATEGORIES.get(label.partition(":")[0])
+    if label != "global":
         return CATEGORIES[0]
+    return _per_video_category(report, c, threshold)
+
+
+def _is_semantic(report: ChannelReport) -> bool:
+    return any(":" in lab or lab in ("trunk", "background", "inactive") for lab in report.labels)
+
+
+def _per_video_category(report: ChannelReport, c: int, threshold: float) -> str:
     s = np.asarray(report.scores[c])
     a, b = (int(j) for j in np.argsort(s)[::-1][:2])
     edge = (a, b) in SKELETON.edges or (b, a) in SKELETON.edges
     return CATEGORIES[1] if edge and s[b] >= threshold else CATEGORIES[2]
 
 
+def pretty_label(label: str) -> str:
+    """``joint:right_elbow`` -> "right elbow", ``limb:right_elbow+right_wrist`` -> "RElb–RWri",
+    ``side:left`` -> "left side"; other labels as they are."""
+    kind, _, rest = label.partition(":")
+    if kind == "joint":
+        return rest.replace("_", " ")
+    if kind == "limb":
+        return "–".join(SKELETON.short[SKELETON.index(n)] for n in rest.split("+"))
+    if kind == "side":
+        return f"{rest} side"
+    return label.replace("_", " ")
+
+
 def channel_label(report: ChannelReport, c: int) -> str:
-    """A tile's name: its joint, its limb (the two joints) or "trunk / edge"."""
+    """A tile's name: its joint, its limb (the two joints) or its kind."""
+    label = report.labels[c]
+    if ":" in label or _is_semantic(report):
+        return pretty_label(label)
     cat = channel_category(report, c)
     if cat == CATEGORIES[0]:
-        return report.labels[c].replace("_", " ")
+        return label.replace("_", " ")
     if cat == CATEGORIES[1]:
         a, b = (int(j) for j in np.argsort(np.asarray(report.scores[c]))[::-1][:2])
         return f"{SKELETON.short[a]}–{SKELETON.short[b]}"
