@@ -86,7 +86,8 @@ def channel_page(cat: DumpCatalog, channels, d) -> str:
     """The first selected channel -> the address of its atlas page (built for the dump the
     first time one is opened: :func:`lstm_probe.viz.atlas.build_atlas`)."""
     d = V.dump_index(d, len(cat.dumps))
-    chans = V.channels(channels, cat.dumps[d].manifest["channels"]) if channels else []
+    empty = channels is None or channels == []  # no selection; anything else is checked
+    chans = [] if empty else V.channels(channels, cat.dumps[d].manifest["channels"])
     return f"/atlas/{d}/channel_{chans[0]}.html" if chans else f"/atlas/{d}/index.html"
 
 
