@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 
@@ -25,7 +24,8 @@ from torch.utils.data import DataLoader
 from ..checkpoint import load_checkpoint, load_weights, read_checkpoint, save_checkpoint
 from ..data import build_codec_policy, build_dataset, build_videos
 from ..models import PoseMachine, build_model_from_config
-from ..utils import LstmProbeError, pick_device, progress_bar, write_json_atomic
+from ..utils import LstmProbeError, progress_bar, write_json_atomic
+from .distributed import init_distributed
 from .dump import dump_model, weights_sha256
 
 
@@ -94,18 +94,7 @@ class _StepBatches:
             yield list(range(first, first + self.batch))
 
 
-def _init_distributed(device_arg: str | None) -> tuple[int, int, torch.device]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() and device_arg != "cpu" else "gloo"
-        dist.init_process_group(backend)
-    rank = dist.get_rank() if dist.is_initialized() else 0
-    device = pick_device(device_arg)
-    if device.type == "cuda" and world > 1:
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        device = torch.device("cuda", local)
-    return rank, world, device
+_init_distributed = init_distributed  # the same env handling as dumps
 
 
 def train(
