@@ -321,20 +321,18 @@ def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: i
                     gt = (ann.keypoints[r.index], ann.visibility[r.index], box)
                 gates = None
                 if options.gates:
-                    gates = torch.stack([rec[g][0] for g in GATE_POINTS]).float().cpu().numpy()
+                    gates = _host(torch.stack([rec[g][0] for g in GATE_POINTS]).float())
                 writer.append(
                     r.index,
                     r.frame,
-                    mem.cpu().numpy(),
-                    r.belief.float().cpu().numpy(),
+                    _host(mem),
+                    _host(r.belief.float()),
                     r.keypoints,
                     r.confidence,
                     r.grid_to_frame,
                     gt=gt,
                     gates=gates,
-                    hidden=rec["hidden"][0].float().cpu().numpy().copy()
-                    if options.hidden
-                    else None,
+                    hidden=_host(rec["hidden"][0].float(), copy=True) if options.hidden else None,
                 )
                 probe.latest.clear()
         writer.close()
@@ -342,3 +340,32 @@ def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: i
         writer.abort()
         raise
     return writer.n
+
+
+def _host(t: torch.Tensor, copy: bool = False):
+    """``t`` for the writer thread, which reads it when it writes its block. On CPU its array
+    (``copy``: a copy, for a tensor the model keeps using). On CUDA a non-blocking copy into
+    pinned host memory and an event the writer waits for: the copy overlaps the next frames'
+    kernels instead of stalling the stream."""
+    if t.device.type != "cuda":
+        return t.numpy().copy() if copy else t.numpy()
+    buf = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
+    buf.copy_(t, non_blocking=True)
+    event = torch.cuda.Event()
+    event.record()
+    return HostCopy(buf, event)
+
+
+class HostCopy:
+    """A device-to-host copy in flight: ``np.asarray`` of it waits for its event, then is the
+    pinned buffer's array."""
+
+    __slots__ = ("buffer", "event")
+
+    def __init__(self, buffer: torch.Tensor, event):
+        self.buffer, self.event = buffer, event
+
+    def __array__(self, dtype=None, copy=None):
+        self.event.synchronize()
+        a = self.buffer.numpy()
+        return a if dtype is None else a.astype(dtype)
