@@ -150,7 +150,7 @@ def test_killed_rank_resumes_like_a_killed_dump(tiny_checkpoint, tmp_path):
     parts = sorted(p.name for p in out.glob("manifest.rank*.json"))
     assert "manifest.rank1.json" in parts  # rank 1 had finished video 1 before it died
     rank1 = json.loads((out / "manifest.rank1.json").read_text())["videos"]
-    assert [(e["video_id"], e["status"]) for e in rank1][0][1] == "done"
+    assert rank1[0]["status"] == "done"
     done_before = {e["file"]: (out / e["file"]).stat().st_mtime_ns for e in rank1
                    if e["status"] == "done"}  # fmt: skip
     _torchrun(3, str(script), str(tiny_checkpoint), str(out), "0")
@@ -159,3 +159,133 @@ def test_killed_rank_resumes_like_a_killed_dump(tiny_checkpoint, tmp_path):
     single = _single(tiny_checkpoint, tmp_path / "single", "synthetic:test:5:6")
     assert_same_dump(single, out)
     assert not list((out / "videos").glob("*.tmp"))
+
+
+def test_goals_print_next_to_their_figures():
+    from lstm_probe.bench.goals import goals_of, report_goals
+
+    result = {"fps": {"plain": 100.0, "recording": 99.0, "detached": 99.0, "dump": 84.0},
+              "relative": {"plain": 1.0, "recording": 0.99, "detached": 0.99, "dump": 0.84},
+              "peak_rss_mib": {0: 300.0, 250: 380.0}}  # fmt: skip
+    text = report_goals(goals_of("probe", result))
+    assert "dump ≥ 90 % of streaming: 84.0 % — short" in text
+    assert "recording ≥ 30 frames/s (live): 99.0 frames/s — pass" in text
+    assert "dump peak RSS < 2 GiB: 380 MiB — pass" in text
+    assert report_goals(goals_of("dashboard", {})) == "goals: none set for this benchmark"
+
+
+def test_gpu_check_quick_runs_on_cpu(tmp_path, capsys):
+    """The GPU check's code path end to end in seconds (tiny preset, CPU): every figure printed
+    next to its goal; on CPU `all` leaves the GPU check out."""
+    out = tmp_path / "gpu.json"
+    assert main(["bench", "gpu", "--quick", "--device", "cpu", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    for goal in ("steps/s at batch", "batch-1 later frames ≤ 2 ms", "≥ 2,500 frames/s",
+                 "dump ≥ 90 % of streaming"):  # fmt: skip
+        assert goal in text
+    res = json.loads(out.read_text())["gpu"]
+    assert len(res["goals"]) == 5 and all(isinstance(g["pass"], bool) for g in res["goals"])
+    assert res["train"]["steps_per_s"] > 0 and res["batched"]["fps"] > 0
+    assert 0 < res["dump"]["relative"] < 10
+
+
+def _tiny_model():
+    from lstm_probe.engine.accel import Accel
+    from lstm_probe.models import build_model
+
+    torch.manual_seed(0)
+    return Accel("plain").prepare(build_model("lstm_pm", "tiny").eval())
+
+
+def test_batched_streaming_equals_one_video_at_a_time():
+    from lstm_probe.data import SyntheticVideos
+    from lstm_probe.engine.infer import test_policy
+    from lstm_probe.engine.stream import crops_for, stream_batch, stream_video
+    from lstm_probe.transforms.heatmaps import HeatmapCodec
+
+    model = _tiny_model()
+    policy, codec = test_policy(model), HeatmapCodec(model.config.input_size)
+    videos = [next(iter(SyntheticVideos(split="test", num_videos=1, num_frames=n, seed=n)))
+              for n in (5, 3, 4)]  # fmt: skip
+    alone = [list(stream_video(model, v, crops_for(v, policy), codec)) for v in videos]
+    seen = [[] for _ in videos]
+    for step in stream_batch(model, videos, [crops_for(v, policy) for v in videos], codec):
+        for i, r in step:
+            seen[i].append(r)
+    for a, b in zip(alone, seen):
+        assert [r.index for r in a] == [r.index for r in b]
+        for x, y in zip(a, b):
+            torch.testing.assert_close(x.belief, y.belief, atol=1e-5, rtol=1e-4)
+            np.testing.assert_allclose(x.keypoints, y.keypoints, atol=1e-2)
+            np.testing.assert_array_equal(x.grid_to_frame, y.grid_to_frame)
+
+
+def test_host_copy_waits_for_its_event():
+    from lstm_probe.engine.dump import HostCopy
+
+    class Event:
+        waited = False
+
+        def synchronize(self):
+            self.waited = True
+
+    e = Event()
+    a = np.asarray(HostCopy(torch.arange(6.0).view(2, 3), e))
+    assert e.waited and a.shape == (2, 3) and a[1, 2] == 5
+
+
+def test_training_in_bf16_channels_last_runs_and_plain_stays_the_default(tmp_path):
+    from lstm_probe.config import load_config
+    from lstm_probe.engine.train import TrainAccel, TrainingError, train
+
+    assert vars(TrainAccel.from_run({})) == {"amp": None, "channels_last": False, "compile": False}
+    with pytest.raises(TrainingError, match="run.amp"):
+        TrainAccel("fp8")
+    over = ["model.preset=tiny", "optim.batch_size=2", "data.clip_length=2",
+            "data.synthetic.num_frames=2", "run.workers=1", "run.amp=bf16",
+            "run.channels_last=true"]  # fmt: skip
+    cfg = load_config("synthetic_lstm_pm_small", over)
+    summary = train(cfg, tmp_path / "r", device="cpu", progress=False, max_steps=2)
+    assert summary["steps"] == 2 and np.isfinite(summary["loss"])
+
+
+@CUDA
+def test_cuda_streaming_with_cuda_graphs_matches_eager():
+    from lstm_probe.bench.common import random_video
+    from lstm_probe.engine.accel import Accel
+    from lstm_probe.engine.stream import FixedCrops, stream_video
+    from lstm_probe.models import build_model
+    from lstm_probe.transforms.augment import CropPolicy
+    from lstm_probe.transforms.heatmaps import HeatmapCodec
+
+    torch.manual_seed(0)
+    base = build_model("lstm_pm", "small").cuda().eval()
+    video = random_video(base.config.input_size, 6)
+    out = {}
+    for compiled in (False, True):
+        model = Accel("fp32", compile=compiled).prepare(
+            build_model("lstm_pm", "small").cuda().eval()
+        )
+        model.load_state_dict(base.state_dict())
+        crops = FixedCrops(CropPolicy(base.config.input_size), np.eye(2, 3))
+        codec = HeatmapCodec(base.config.input_size)
+        out[compiled] = [r.belief.cpu() for r in stream_video(model, video, crops, codec, "cuda")]
+    for a, b in zip(out[False], out[True]):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
+
+
+@CUDA
+def test_cuda_dump_matches_a_cpu_dump(tiny_checkpoint, tmp_path):
+    """The dump on CUDA (non-blocking copies into pinned memory) stores what a CPU dump
+    stores, within the float16 rounding of the memory."""
+    from lstm_probe.data import SyntheticVideos
+    from lstm_probe.engine.dump import DumpOptions, dump_videos
+
+    videos = list(SyntheticVideos(split="test", num_videos=1, num_frames=40))
+    dumps = {d: dump_videos(tiny_checkpoint, videos, tmp_path / d, DumpOptions(accel="plain"), d,
+                            progress=False) for d in ("cpu", "cuda")}  # fmt: skip
+    a, b = open_dump(dumps["cpu"]), open_dump(dumps["cuda"])
+    vid = a.video_ids[0]
+    x, y = a.video(vid).memory[()].astype(np.float32), b.video(vid).memory[()].astype(np.float32)
+    assert np.abs(x - y).max() <= 1e-2 * max(1.0, np.abs(x).max())
+    a.close(), b.close()
