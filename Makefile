@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup demo test test-teacher lint format browser clean
+.PHONY: setup demo test test-teacher lint format browser clean gpu-check
 
 setup: $(VENV)/.installed
 
@@ -48,6 +48,11 @@ $(VENV_TEACHER)/.installed: pyproject.toml
 
 test-teacher: $(VENV_TEACHER)/.installed
 	$(VENV_TEACHER)/bin/python -m pytest -q -rs tests/test_teacher.py tests/test_domain.py $(PYTEST_ARGS)
+
+# On a CUDA machine (a CUDA build of torch: `make setup TORCH=torch`): every scale-up figure next
+# to its goal, in under 8 minutes (`lstm-probe bench gpu`; --quick runs its CPU path in CI).
+gpu-check: setup
+	$(VENV)/bin/lstm-probe bench gpu --device cuda --out gpu-check.json $(GPU_ARGS)
 
 lint:
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

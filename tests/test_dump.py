@@ -26,7 +26,7 @@ def test_dump_round_trip_and_identities(tiny_dump):
     assert all(v["status"] == "done" for v in man["videos"])
     v = dump.video(dump.video_ids[0])
     assert v.memory.shape == (8, 4, 8, 8, 8) and v.memory.dtype == np.float16
-    assert v.memory.chunks == (1, 4, 1, 8, 8)
+    assert v.memory.chunks == (1, 4, 8, 8, 8)  # eight channels of a frame, all phases
     assert v.keypoints.shape == (8, 14, 2) and v.keypoints_gt.shape == (8, 14, 2)
     video = SyntheticVideos(split="test", num_videos=2, num_frames=8, occluder_prob=1.0)[0]
     assert np.allclose(v.bbox, video.annotations.bbox)  # the PCK normaliser travels with the dump

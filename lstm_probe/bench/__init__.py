@@ -15,7 +15,12 @@ JSON; docs/performance.md is made from one such run):
                 probe, a whole dump (frames/s), and the peak memory of dumps of growing length
 ``train``       training throughput (clips/s) of the CPU configs and the data loader's share
 ``dashboard``   server latency of frame and channel changes on a 100-frame dump
+``gpu``         the scale-up check (paper preset): training steps/s, batch-1 later frames,
+                batched streaming, the dump against streaming (``make gpu-check``)
 ==============  ===========================================================================
+
+After each report ``bench`` prints that benchmark's goals, each next to its figure with
+``pass`` or ``short`` (:mod:`lstm_probe.bench.goals`).
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ..utils import LstmProbeError, write_json_atomic
+from .goals import goals_of, report_goals
 
-BENCHMARKS = ("streaming", "fast", "probe", "train", "dashboard")
+BENCHMARKS = ("streaming", "fast", "probe", "train", "dashboard", "gpu")
+# `all` runs these; `gpu` (the scale-up check) joins them on a CUDA device
+ON_CPU = BENCHMARKS[:-1]
 
 
 @dataclass
@@ -101,6 +109,10 @@ def _jobs(name: str, o: BenchOptions, dev) -> Iterator[tuple]:
             b,
             lambda: b.run(["tiny_cpu"] if q else b.CONFIGS, 2 if q else 20, 1 if q else 3),
         )
+    elif name == "gpu":
+        from . import gpu as b
+
+        yield name, b, lambda: b.run(dev, q, o.compile)
     else:
         from . import dashboard as b
 
@@ -115,8 +127,9 @@ def run_benchmarks(which: Sequence[str], options: BenchOptions, out: str | None 
     unknown = [w for w in which if w not in (*BENCHMARKS, "all")]
     if unknown:
         raise LstmProbeError(f"no benchmark {unknown}; choose from {', '.join(BENCHMARKS)}, all")
-    names = list(dict.fromkeys(which)) if which and "all" not in which else list(BENCHMARKS)
     dev = pick_device(options.device)
+    every = BENCHMARKS if dev.type == "cuda" else ON_CPU
+    names = list(dict.fromkeys(which)) if which and "all" not in which else list(every)
     if options.checkpoint is None:
         from ..checkpoint import packaged_checkpoint
 
@@ -127,6 +140,9 @@ def run_benchmarks(which: Sequence[str], options: BenchOptions, out: str | None 
             print(f"\n== bench {key} ==", flush=True)
             results[key] = measure()
             print(module.report(results[key]), flush=True)
+            goals = goals_of(key, results[key])
+            results[key]["goals"] = [{"goal": g, "figure": f, "pass": ok} for g, f, ok in goals]
+            print(report_goals(goals), flush=True)
     if out:
         write_json_atomic(out, results)
         print(f"\nresults written to {out}")

@@ -15,7 +15,8 @@ An :class:`Accel` says how a model runs frames:
 ==========  =================================================================================
 
 ``compile=True`` wraps the step function in :func:`torch.compile` (worth it on long runs without a
-probe: the first frames pay tens of seconds of compilation; probe hooks would break its graphs).
+probe: the first frames pay tens of seconds of compilation; probe hooks would break its graphs);
+on CUDA in mode ``reduce-overhead``, which replays each frame as a CUDA graph.
 
 Usage (:func:`lstm_probe.engine.stream.stream_video` does this for a prepared model)::
 
@@ -84,11 +85,14 @@ class Accel:
             return model
         model.eval()
         model.accel = self
-        model.compiled_step = torch.compile(model.step) if self.compile else None
+        device = next(model.parameters()).device
+        # on CUDA "reduce-overhead": CUDA graphs replay a frame's hundreds of kernel launches as
+        # one (batch-1 frames are launch-bound there); the stream marks each step's start
+        mode = "reduce-overhead" if device.type == "cuda" else None
+        model.compiled_step = torch.compile(model.step, mode=mode) if self.compile else None
         if not self.channels_last:
             return model
         model.to(memory_format=torch.channels_last)
-        device = next(model.parameters()).device
         if self.mode == "fp32" and device.type == "cpu":
             for m in model.modules():
                 if isinstance(m, BeliefGenerator):

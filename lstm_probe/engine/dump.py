@@ -25,15 +25,16 @@ from ..probe.recorder import MemoryProbe
 from ..probe.store import (
     Dump,
     VideoDumpWriter,
-    map_stats,
+    check_manifest,
     new_manifest,
     safe_video_id,
     save_manifest,
 )
 from ..transforms.augment import CropPolicy
 from ..transforms.heatmaps import HeatmapCodec
-from ..utils import InputError, pick_device, progress_bar, sha256_file
+from ..utils import InputError, progress_bar, sha256_file, write_json_atomic
 from .accel import accel_of, resolve_accel
+from .distributed import Shard, init_distributed
 from .infer import test_policy
 from .stream import crops_for, stream_video
 
@@ -76,8 +77,12 @@ def dump_videos(
     policy: CropPolicy | None = None,
 ) -> Path:
     """Dump a checkpoint's memory on ``videos`` into ``out``; each video's manifest entry
-    records the inference mode it was dumped with."""
-    dev = pick_device(device)
+    records the inference mode it was dumped with.
+
+    Started by ``torchrun`` with several processes (``torchrun --nproc_per_node=N -m
+    lstm_probe.cli dump …``), the videos are sharded across the ranks (gloo on CPU, NCCL on
+    CUDA, one GPU per local rank): see :func:`dump_model`'s ``shard``."""
+    rank, world, dev = init_distributed(device)
     model, payload = load_checkpoint(checkpoint, dev)
     resolve_accel(options.accel, dev).prepare(model)
     if not model.has_memory:
@@ -90,7 +95,9 @@ def dump_videos(
     preset = payload["model"].get("preset")
     policy = policy or test_policy(model, payload)
     warn_domain(payload, [_source(v) for v in videos])  # a synthetic-only model on real footage
-    return dump_model(model, videos, out, source, preset, policy, options, dev, progress)
+    shard = Shard(rank, world)
+    return dump_model(model, videos, out, source, preset, policy, options, dev,
+                      progress and rank == 0, shard)  # fmt: skip
 
 
 def weights_sha256(model) -> str:
@@ -112,10 +119,20 @@ def dump_model(
     options: DumpOptions = DumpOptions(),
     device: str | torch.device = "cpu",
     progress: bool = True,
+    shard: Shard | None = None,
 ) -> Path:
-    """Dump a model held in memory. ``source`` describes it (path, sha256, meta) in the manifest."""
+    """Dump a model held in memory. ``source`` describes it (path, sha256, meta) in the manifest.
+
+    ``shard`` (rank r of W processes, each calling this with the same ``videos``): rank r dumps
+    every W-th video from the r-th and writes only those videos' files; its progress goes to its
+    own ``manifest.rank<r>.json``. Rank 0 opens (or creates) ``manifest.json`` before the others
+    start and, after a barrier at the end, merges every rank's entries into it (atomically) and
+    removes the rank files. A killed rank resumes like a killed single-process dump: the next run
+    merges what the rank files say first, so finished videos are skipped and the partial one is
+    redone."""
     out = Path(out)
     dev = torch.device(device)
+    shard = shard or Shard()
     cfg = model.config
     channels = options.channels
     if channels is not None and any(not 0 <= c < cfg.hidden_channels for c in channels):
@@ -123,18 +140,43 @@ def dump_model(
     C = cfg.hidden_channels if channels is None else len(channels)
     indices = list(range(cfg.hidden_channels)) if channels is None else list(channels)
     _check_videos(videos, options)
-    if (out / "manifest.json").exists():
-        manifest = Dump(out).manifest
-        if manifest["checkpoint"]["sha256"] != source["sha256"]:
-            raise InputError(out, "holds a dump of another checkpoint; choose a new --out")
-        if manifest["probe_points"] != options.points or manifest.get("channel_indices") != indices:
-            raise InputError(
-                out, "holds a dump with other --channels/--gates/--hidden; choose a new --out"
-            )
-    else:
+    all_videos = list(videos)
+
+    def opened() -> dict:
+        if (out / "manifest.json").exists():
+            manifest = Dump(out).manifest
+            if manifest["checkpoint"]["sha256"] != source["sha256"]:
+                raise InputError(out, "holds a dump of another checkpoint; choose a new --out")
+            if (manifest["probe_points"] != options.points
+                    or manifest.get("channel_indices") != indices):  # fmt: skip
+                raise InputError(
+                    out, "holds a dump with other --channels/--gates/--hidden; choose a new --out"
+                )
+            return manifest
         model_info = {"name": model.name, "preset": preset, "config": cfg.to_dict()}
         manifest = new_manifest(model_info, source, C, cfg.grid_size, options.points)
         manifest["channel_indices"] = indices
+        return manifest
+
+    if shard.world == 1:
+        manifest = opened()
+        if any(out.glob("manifest.rank*.json")):  # left by a killed sharded run
+            _merge_rank_manifests(out, manifest, [v.video_id for v in videos])
+        save = save_manifest
+    else:
+        if shard.rank == 0:  # one manifest, with what killed ranks had finished, before any rank
+            manifest = opened()
+            (out / "videos").mkdir(parents=True, exist_ok=True)
+            _merge_rank_manifests(out, manifest, [v.video_id for v in videos])
+        shard.barrier()
+        manifest = opened()
+        mine = {v.video_id for v in shard.take(videos)}
+        manifest["videos"] = [e for e in manifest["videos"] if e["video_id"] in mine]
+        videos = shard.take(videos)
+
+        def save(out: Path, manifest: dict) -> None:
+            write_json_atomic(out / f"manifest.rank{shard.rank}.json", manifest)
+
     (out / "videos").mkdir(parents=True, exist_ok=True)
     codec = HeatmapCodec(cfg.input_size)
     entries = {v["video_id"]: v for v in manifest["videos"]}
@@ -153,13 +195,54 @@ def dump_model(
             else:
                 manifest["videos"][[v["video_id"] for v in manifest["videos"]].index(vid)] = e
             entries[vid] = e
-            save_manifest(out, manifest)
+            save(out, manifest)
             n = _dump_one(model, video, out / fname, codec, policy, dev, options, C)
             e.update(status="done", num_frames=n, accel=accel_of(model).mode,
                      attrs=_plain(video.attrs), sha256=sha256_file(out / fname))  # fmt: skip
-            save_manifest(out, manifest)
+            save(out, manifest)
             bar.update(1)
+    if shard.world > 1:
+        shard.barrier()  # every rank's file is final
+        if shard.rank == 0:
+            manifest = opened()
+            _merge_rank_manifests(out, manifest, [v.video_id for v in all_videos])
+        shard.barrier()  # no rank returns before the manifest lists its videos
     return out
+
+
+def _merge_rank_manifests(out: Path, manifest: dict, order: Sequence[str]) -> None:
+    """Fold every ``manifest.rank<r>.json`` in ``out`` into ``manifest`` and save it as
+    ``manifest.json`` (atomically), then remove the rank files. A rank's entry replaces the
+    manifest's for the same video; new videos follow the manifest's in the order of ``order``
+    (the videos as given), so a sharded dump lists its videos as a single process would."""
+    parts = sorted(out.glob("manifest.rank*.json"))
+    if not parts and (out / "manifest.json").exists():
+        return
+    index = {v["video_id"]: i for i, v in enumerate(manifest["videos"])}
+    position = {vid: i for i, vid in enumerate(order)}
+    new: list[dict] = []
+    for part in parts:
+        for e in _read_rank_manifest(part)["videos"]:
+            if e["video_id"] in index:
+                manifest["videos"][index[e["video_id"]]] = e
+            else:
+                new.append(e)
+    new.sort(key=lambda e: position.get(e["video_id"], len(position)))
+    manifest["videos"].extend(new)
+    save_manifest(out, manifest)
+    for part in parts:
+        part.unlink()
+
+
+def _read_rank_manifest(path: Path) -> dict:
+    try:
+        manifest = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as e:
+        raise InputError(
+            path, f"unreadable rank manifest ({e}); remove it to redo its videos"
+        ) from None
+    check_manifest(path, manifest)
+    return manifest
 
 
 def _finished(out: Path, entry: dict) -> bool:
@@ -254,27 +337,26 @@ def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: i
         with probe:
             for r in stream_video(model, video, crops, codec, dev, start, stop):
                 rec = probe.latest
-                mem = torch.stack([rec[p][0] for p in MEMORY_PHASES]).float()  # (4, C, h, w)
-                stats = map_stats(mem).cpu().numpy()  # from the float32 maps, before rounding
+                # float32 (4, C, h, w): the writer thread takes its statistics before rounding
+                mem = torch.stack([rec[p][0] for p in MEMORY_PHASES]).float()
                 gt = None
                 if ann.keypoints is not None:
                     box = ann.bbox[r.index] if ann.bbox is not None else np.full(4, np.nan)
                     gt = (ann.keypoints[r.index], ann.visibility[r.index], box)
                 gates = None
                 if options.gates:
-                    gates = torch.stack([rec[g][0] for g in GATE_POINTS]).half().cpu().numpy()
+                    gates = _host(torch.stack([rec[g][0] for g in GATE_POINTS]).float())
                 writer.append(
                     r.index,
                     r.frame,
-                    mem.half().cpu().numpy(),
-                    r.belief.float().cpu().numpy(),
+                    _host(mem),
+                    _host(r.belief.float()),
                     r.keypoints,
                     r.confidence,
                     r.grid_to_frame,
                     gt=gt,
                     gates=gates,
-                    hidden=rec["hidden"][0].half().cpu().numpy() if options.hidden else None,
-                    stats=stats,
+                    hidden=_host(rec["hidden"][0].float(), copy=True) if options.hidden else None,
                 )
                 probe.latest.clear()
         writer.close()
@@ -282,3 +364,32 @@ def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: i
         writer.abort()
         raise
     return writer.n
+
+
+def _host(t: torch.Tensor, copy: bool = False):
+    """``t`` for the writer thread, which reads it when it writes its block. On CPU its array
+    (``copy``: a copy, for a tensor the model keeps using). On CUDA a non-blocking copy into
+    pinned host memory and an event the writer waits for: the copy overlaps the next frames'
+    kernels instead of stalling the stream."""
+    if t.device.type != "cuda":
+        return t.numpy().copy() if copy else t.numpy()
+    buf = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
+    buf.copy_(t, non_blocking=True)
+    event = torch.cuda.Event()
+    event.record()
+    return HostCopy(buf, event)
+
+
+class HostCopy:
+    """A device-to-host copy in flight: ``np.asarray`` of it waits for its event, then is the
+    pinned buffer's array."""
+
+    __slots__ = ("buffer", "event")
+
+    def __init__(self, buffer: torch.Tensor, event):
+        self.buffer, self.event = buffer, event
+
+    def __array__(self, dtype=None, copy=None):
+        self.event.synchronize()
+        a = self.buffer.numpy()
+        return a if dtype is None else a.astype(dtype)

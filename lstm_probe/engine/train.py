@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import time
 from pathlib import Path
@@ -26,7 +25,8 @@ from torch.utils.data import DataLoader
 from ..checkpoint import load_checkpoint, load_weights, read_checkpoint, save_checkpoint
 from ..data import build_codec_policy, build_dataset, build_videos
 from ..models import PoseMachine, build_model_from_config
-from ..utils import LstmProbeError, pick_device, progress_bar, write_json_atomic
+from ..utils import LstmProbeError, progress_bar, write_json_atomic
+from .distributed import init_distributed
 from .dump import dump_model, weights_sha256
 
 
@@ -106,18 +106,41 @@ class _StepBatches:
             yield list(range(first, first + self.batch))
 
 
-def _init_distributed(device_arg: str | None) -> tuple[int, int, torch.device]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() and device_arg != "cpu" else "gloo"
-        dist.init_process_group(backend)
-    rank = dist.get_rank() if dist.is_initialized() else 0
-    device = pick_device(device_arg)
-    if device.type == "cuda" and world > 1:
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        device = torch.device("cuda", local)
-    return rank, world, device
+class TrainAccel:
+    """How training runs its steps, from the run section: ``amp: bf16`` (autocast for the
+    forward pass; the loss, the optimiser and the weights stay fp32), ``channels_last: true``
+    (weights and activations in NHWC, as GPU tensor cores want them) and ``compile: true``
+    (:func:`torch.compile` of the network, DDP-wrapped or not). All off by default: the CPU
+    numbers and the exact resume are those of plain fp32."""
+
+    def __init__(self, amp: str | None = None, channels_last: bool = False, compile: bool = False):
+        if amp not in (None, "bf16"):
+            raise TrainingError(f"run.amp must be bf16 or null, got {amp!r}")
+        self.amp, self.channels_last, self.compile = amp, channels_last, compile
+
+    @classmethod
+    def from_run(cls, run_cfg: dict) -> TrainAccel:
+        return cls(run_cfg.get("amp") or None, bool(run_cfg.get("channels_last", False)),
+                   bool(run_cfg.get("compile", False)))  # fmt: skip
+
+    def layout(self, model: torch.nn.Module) -> None:
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+
+    def compiled(self, net: torch.nn.Module) -> torch.nn.Module:
+        return torch.compile(net) if self.compile else net
+
+    def autocast(self, device: torch.device):
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.amp == "bf16")
+
+    def fp32(self, stages):
+        """The supervised beliefs in fp32 (the loss is summed in fp32 under bf16 autocast)."""
+        if self.amp is None:
+            return stages
+        return [tuple(b.float() for b in beliefs) for beliefs in stages]
+
+
+_init_distributed = init_distributed  # the same env handling as dumps
 
 
 def train(
@@ -174,11 +197,14 @@ def train(
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out_dir / "config.json", cfg)
+    fast = TrainAccel.from_run(run_cfg)
+    fast.layout(model)  # before DDP, which buckets the parameters as they are laid out
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[dev.index] if dev.type == "cuda" else None
         )
+    net = fast.compiled(net)
     batch, steps = int(optim_cfg["batch_size"]), int(optim_cfg["steps"])
     dataset = build_dataset(
         cfg, model.config.input_size, steps * batch * world, int(run_cfg["seed"])
@@ -190,6 +216,9 @@ def train(
         batch_sampler=_StepBatches(start, stop, batch, rank, world),
         num_workers=workers,
         pin_memory=dev.type == "cuda",
+        # workers kept for the whole run, each ``run.prefetch`` batches ahead (the GPU never waits)
+        persistent_workers=workers > 0,
+        prefetch_factor=int(run_cfg.get("prefetch", 2)) if workers > 0 else None,
         # its own generator: worker seeding must not draw from the global RNG (exact resume)
         generator=torch.Generator().manual_seed(int(run_cfg["seed"])),
     )
@@ -212,8 +241,9 @@ def train(
         lr = learning_rate(optim_cfg, step)
         for g in optimizer.param_groups:
             g["lr"] = lr * g.get("lr_mult", 1.0)
-        out = net(frames)
-        loss = pose_loss(out["stages"], targets)
+        with fast.autocast(dev):
+            out = net(frames)
+        loss = pose_loss(fast.fp32(out["stages"]), targets)
         if not torch.isfinite(loss):
             raise TrainingError(
                 f"loss became {loss.item()} at step {step}: stopping (lower optim.lr or "

@@ -8,8 +8,8 @@
 Per video (F frames, C channels, h×w grid, J joints):
 
     memory        float16 [F, 4, C, h, w]  phases prev_cell, forget_term, input_term, cell;
-                                           chunks (1, 4, 1, h, w): one channel of one frame, all
-                                           phases — how Figure 5 reads
+                                           chunks (1, 4, 8, h, w): eight channels of one frame,
+                                           all phases (Figure 5 reads one channel, all phases)
     stats         float32 [F, 4, C, 7]     mean, mean |x|, min, max, energy (Σx²), argmax y, x
                                            (of the float32 maps, before rounding)
     beliefs       float16 [F, J+1, h, w]
@@ -105,9 +105,17 @@ def map_stats(maps):
 
 class VideoDumpWriter:
     """Append frames to ``videos/<id>.h5.tmp``; ``close()`` renames it into place, ``abort()``
-    removes it. Frames are buffered in blocks of ``block`` and written by a background thread
-    (JPEG encoding, HDF5 writes and the statistics a caller did not give run beside the next
-    frames' inference); memory stays bounded by two blocks."""
+    removes it. Frames are buffered in blocks and written by a background thread, beside the next
+    frames' inference: the statistics and float16 rounding of the memory (from the float32 maps a
+    caller hands over), JPEG encoding and one HDF5 call per dataset and block. A block holds
+    ``block`` frames, fewer where their float32 arrays would exceed ``block_bytes``; memory stays
+    bounded by two blocks.
+
+    What the writer thread does is chosen to keep it off the model's critical path on a CPU
+    (``lstm-probe bench probe``): it runs at the lowest priority with one torch thread, so its
+    torch work (statistics, rounding: the GIL released) fills the cores' idle moments; the memory
+    is chunked by groups of :data:`CHUNK_CHANNELS` channels — few HDF5 chunks per frame, because
+    HDF5 holds the GIL (and so the main thread) for each chunk it writes."""
 
     def __init__(
         self,
@@ -124,19 +132,19 @@ class VideoDumpWriter:
         hidden: bool = False,
         jpeg_quality: int = 90,
         block: int = 32,
+        block_bytes: int = 32 << 20,
     ):
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.name + ".tmp")
         self.f = h5py.File(self.tmp, "w")
         C, h, J = channels, grid, num_joints
         self.jpeg_quality, self.n = jpeg_quality, 0
-        # Frames are written in blocks by one background thread, overlapping model compute:
-        # one HDF5 call per dataset and block instead of per frame.
-        self.block, self.written = block, 0
+        frame_bytes = 4 * C * h * h * 4 * (2 if gates else 1) + (C * h * h * 4 if hidden else 0)
+        self.block, self.written = max(1, min(block, block_bytes // frame_bytes)), 0
         self._block: list[dict] = []
         self._inflight = None
         self._pool = ThreadPoolExecutor(
-            1, thread_name_prefix="dump-writer", initializer=_lowest_priority
+            1, thread_name_prefix="dump-writer", initializer=_writer_thread
         )
 
         def ds(name, shape, dtype, chunks=None):
@@ -145,7 +153,8 @@ class VideoDumpWriter:
                 chunks=chunks or (1, *shape),
             )  # fmt: skip
 
-        self.memory = ds("memory", (4, C, h, h), "f2", (1, 4, 1, h, h))
+        maps = (1, 4, min(C, CHUNK_CHANNELS), h, h)
+        self.memory = ds("memory", (4, C, h, h), "f2", maps)
         self.memory.attrs["phases"] = list(PHASES)
         self.memory.attrs["dims"] = ["frame", "phase", "channel", "y", "x"]
         self.stats = ds("stats", (4, C, len(STATS)), "f4")
@@ -157,7 +166,7 @@ class VideoDumpWriter:
         self.frames = self.f.create_dataset(
             "frames", shape=(0,), maxshape=(None,), dtype=h5py.vlen_dtype(np.uint8), chunks=(16,)
         )
-        self.gates = ds("gates", (4, C, h, h), "f2", (1, 4, 1, h, h)) if gates else None
+        self.gates = ds("gates", (4, C, h, h), "f2", maps) if gates else None
         if self.gates is not None:
             self.gates.attrs["gates"] = list(GATES)
         self.hidden = ds("hidden", (C, h, h), "f2") if hidden else None
@@ -194,8 +203,10 @@ class VideoDumpWriter:
         stats: np.ndarray | None = None,
     ) -> None:
         """Queue frame ``t``. The arrays are kept (not copied) until their block is written: pass
-        arrays the caller does not reuse. ``stats`` (4, C, 7): :func:`map_stats` of the memory
-        when the caller has them (computed from the float32 maps), else computed here."""
+        arrays the caller does not reuse. ``memory``, ``gates`` and ``hidden`` are stored as
+        float16; pass them in float32 (the model's precision) and the statistics are computed
+        here, from the float32 maps before rounding. ``stats`` (4, C, 7): :func:`map_stats` of
+        the memory when the caller has them already."""
         if self.n == 0:
             self.f.attrs["first_frame"] = int(t)
         row = {
@@ -236,16 +247,17 @@ class VideoDumpWriter:
             d.resize(i + n, axis=0)
             d[i : i + n] = values
 
-        memory = np.stack([r["memory"] for r in rows])
-        put(self.memory, memory.astype(np.float16, copy=False))
+        memory = torch.from_numpy(_stack(r["memory"] for r in rows))
         given = [r["stats"] for r in rows if r["stats"] is not None]
-        put(self.stats, np.stack(given) if len(given) == n else map_stats(memory))
-        put(self.beliefs, np.stack([r["beliefs"] for r in rows]).astype(np.float16, copy=False))
+        put(self.stats, np.stack(given) if len(given) == n else map_stats(memory).numpy())
+        put(self.memory, memory.half().numpy())
+        del memory
+        put(self.beliefs, _half(_stack(r["beliefs"] for r in rows)))
         for name in ("keypoints", "confidence", "grid_to_frame"):
             put(self.f[name], np.stack([r[name] for r in rows]))
-        jpegs = []
+        jpegs = np.empty(n, self.frames.dtype)  # vlen: equal lengths must not stack into 2-D
         params = [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
-        for r in rows:
+        for k, r in enumerate(rows):
             try:
                 ok, buf = cv2.imencode(".jpg", r["frames"], params)
             except cv2.error:
@@ -253,13 +265,15 @@ class VideoDumpWriter:
             if not ok:
                 shape = getattr(r["frames"], "shape", None)
                 raise InputError(self.path, f"frame {r['t']} could not be encoded (shape {shape})")
-            jpegs.append(buf.ravel())
+            jpegs[k] = buf.ravel()
         self.frames.resize(i + n, axis=0)
-        for k, buf in enumerate(jpegs):  # one by one: h5py would broadcast a 1-element block
-            self.frames[i + k] = buf
+        # one low-level write: h5py's d[i:i+n] = jpegs would stack JPEGs of equal lengths
+        space = self.frames.id.get_space()
+        space.select_hyperslab((i,), (n,))
+        self.frames.id.write(h5py.h5s.create_simple((n,)), space, jpegs)
         for name, d in (("gates", self.gates), ("hidden", self.hidden)):
             if d is not None:
-                put(d, np.stack([r[name] for r in rows]).astype(np.float16, copy=False))
+                put(d, _half(_stack(r[name] for r in rows)))
         for name, d in self.gt.items():
             put(d, np.stack([_missing(r[name], d) for r in rows]))
         ts = [r["t"] for r in rows]
@@ -351,10 +365,26 @@ def errno_of(error: OSError) -> int | None:
     return int(found.group(1)) if found else error.errno
 
 
-def _lowest_priority() -> None:
-    """Run the writer thread at the lowest CPU priority (Linux: niceness is per thread): it then
-    fills the cores' idle moments (frame decoding, Python between kernels) instead of preempting
-    the model's compute threads, whose parallel regions would all wait for a preempted one."""
+# Channels per HDF5 chunk of ``memory`` and ``gates``: a chunk (1, 4, 8, h, w) is one frame, all
+# phases, eight channels (16 KiB on the small preset's 16² grid, 135 KiB on the paper's 46²).
+CHUNK_CHANNELS = 8
+
+
+def _stack(arrays) -> np.ndarray:
+    return np.stack([np.asarray(a) for a in arrays])
+
+
+def _half(a: np.ndarray) -> np.ndarray:
+    """float16 as torch rounds (``Tensor.half``), whatever the array's float dtype."""
+    return a if a.dtype == np.float16 else torch.from_numpy(a).half().numpy()
+
+
+def _writer_thread() -> None:
+    """The writer thread: the lowest CPU priority (Linux: niceness is per thread), so it fills
+    the cores' idle moments (frame decoding, Python between kernels) instead of preempting the
+    model's compute threads, whose parallel regions would all wait for a preempted one; and one
+    torch thread (thread-local), so its statistics open no second team of compute threads."""
+    torch.set_num_threads(1)
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     except (AttributeError, OSError):  # not Linux, or not permitted: normal priority

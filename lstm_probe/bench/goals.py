@@ -1,0 +1,124 @@
+"""The goals each benchmark's figures are held to, printed next to the figures (pass/short).
+
+A goal is ``(what, figure, passed)``: ``what`` names the goal and its threshold, ``figure`` is the
+measured value as printed. Goals come from the paper (1.89×: LSTM PM's later frames against CPM,
+measured on its GPU), from docs/performance.md's aims (30 frames/s live with the probe; the fast
+modes ≥ 2.2× plain; the dump ≥ 90 % of plain streaming and under 2 GiB; the probe's recording
+cost ≤ 2 %; the stored memory identities within ``lstm-probe inspect``'s tolerance) and, on CUDA,
+from the GPU aims (≥ 20 optimisation steps/s at batch 4 × T = 5 on the paper preset, batch-1
+later frames ≤ 2 ms, ≥ 2,500 frames/s batched, data wait < 10 % of a step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Goal = tuple[str, str, bool]
+
+PAPER_SPEEDUP = 1.89  # LSTM PM later frames over CPM, the paper's GPU
+LIVE_FPS = 30.0
+FAST_SPEEDUP = 2.2
+DUMP_OF_STREAMING = 0.90
+RECORDING_OF_STREAMING = 0.98
+PEAK_RSS_MIB = 2048.0
+DATA_SHARE = 0.10
+GPU_STEPS_PER_S = 20.0
+GPU_LATER_MS = 2.0
+GPU_BATCHED_FPS = 2500.0
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def streaming(result: dict) -> list[Goal]:
+    out = []
+    for r in result["rows"]:
+        if "ratio" in r:
+            out.append((f"{r['preset']} {r['accel']}: LSTM PM t>1 ≥ {PAPER_SPEEDUP}× faster than "
+                        "CPM (the paper's GPU)", f"{r['ratio']:.2f}×", r["ratio"] >= PAPER_SPEEDUP))  # fmt: skip
+        elif result["machine"]["device"].startswith("cuda") and r["model"] == "LSTM PM t>1":
+            if r["preset"] == "paper":
+                out.append((f"paper {r['accel']}: batch-1 later frames ≤ {GPU_LATER_MS:g} ms",
+                            f"{r['ms']:.2f} ms", r["ms"] <= GPU_LATER_MS))  # fmt: skip
+    return out
+
+
+def fast(result: dict) -> list[Goal]:
+    from ..probe.inspect import TOLERANCE
+
+    best = max(result["rows"], key=lambda r: r["speedup"])
+    out = [(f"fastest mode ≥ {FAST_SPEEDUP}× plain end to end ({best['accel']})",
+            f"{best['speedup']:.2f}×", best["speedup"] >= FAST_SPEEDUP)]  # fmt: skip
+    for r in result["rows"]:
+        err = max(r["identity_err"], r["chain_err"])
+        out.append((f"{r['accel']}: stored memory identities within {TOLERANCE:.1e}",
+                    f"{err:.1e}", err <= TOLERANCE))  # fmt: skip
+    return out
+
+
+def probe(result: dict) -> list[Goal]:
+    rel, fps = result["relative"], result["fps"]
+    peak = max(result["peak_rss_mib"].values())
+    return [
+        (f"recording ≥ {LIVE_FPS:g} frames/s (live)", f"{fps['recording']:.1f} frames/s",
+         fps["recording"] >= LIVE_FPS),
+        (f"recording ≥ {100 * RECORDING_OF_STREAMING:.0f} % of streaming", _pct(rel["recording"]),
+         rel["recording"] >= RECORDING_OF_STREAMING),
+        (f"dump ≥ {100 * DUMP_OF_STREAMING:.0f} % of streaming", _pct(rel["dump"]),
+         rel["dump"] >= DUMP_OF_STREAMING),
+        (f"dump peak RSS < {PEAK_RSS_MIB / 1024:g} GiB", f"{peak:.0f} MiB", peak < PEAK_RSS_MIB),
+    ]  # fmt: skip
+
+
+def train(result: dict) -> list[Goal]:
+    return [
+        (f"{r['config']}: waiting for data < {100 * DATA_SHARE:.0f} % of a step", _pct(r["data_share"]),
+         r["data_share"] < DATA_SHARE)
+        for r in result["rows"]
+    ]  # fmt: skip
+
+
+def gpu(result: dict) -> list[Goal]:
+    """The GPU check's goals (``lstm-probe bench gpu``)."""
+    out = []
+    t = result.get("train")
+    if t:
+        out.append((f"training ≥ {GPU_STEPS_PER_S:g} steps/s at batch {t['batch']} × T = "
+                    f"{t['clip_length']} ({t['preset']})", f"{t['steps_per_s']:.2f} steps/s",
+                    t["steps_per_s"] >= GPU_STEPS_PER_S))  # fmt: skip
+        out.append((f"training: waiting for data < {100 * DATA_SHARE:.0f} % of a step",
+                    _pct(t["data_share"]), t["data_share"] < DATA_SHARE))  # fmt: skip
+    s = result.get("stream")
+    if s:
+        out.append((f"batch-1 later frames ≤ {GPU_LATER_MS:g} ms ({s['preset']}, {s['how']})",
+                    f"{s['later_ms']:.2f} ms", s["later_ms"] <= GPU_LATER_MS))  # fmt: skip
+    b = result.get("batched")
+    if b:
+        out.append((f"batched streaming ≥ {GPU_BATCHED_FPS:,.0f} frames/s ({b['videos']} videos)",
+                    f"{b['fps']:,.0f} frames/s", b["fps"] >= GPU_BATCHED_FPS))  # fmt: skip
+    d = result.get("dump")
+    if d:
+        out.append((f"dump ≥ {100 * DUMP_OF_STREAMING:.0f} % of streaming ({d['preset']})",
+                    _pct(d["relative"]), d["relative"] >= DUMP_OF_STREAMING))  # fmt: skip
+    return out
+
+
+GOALS: dict[str, Callable[[dict], list[Goal]]] = {
+    "streaming": streaming, "fast": fast, "probe": probe, "probe_paper": probe, "train": train,
+    "gpu": gpu,
+}  # fmt: skip
+
+
+def goals_of(key: str, result: dict) -> list[Goal]:
+    f = GOALS.get(key)
+    return f(result) if f else []
+
+
+def report_goals(goals: list[Goal]) -> str:
+    """One line per goal: ``what: figure — pass`` (or ``— short``)."""
+    if not goals:
+        return "goals: none set for this benchmark"
+    lines = ["goals:"]
+    lines += [f"  {what}: {figure} — {'pass' if ok else 'short'}" for what, figure, ok in goals]
+    return "\n".join(lines)

@@ -1,0 +1,291 @@
+"""Scaling out: the dump writer's settings store identical arrays, sharded dumps through torchrun
+(gloo on CPU) equal a single-process dump array for array and resume after a killed rank, the
+goals printed next to the benchmark figures, the GPU check's CPU path, and the CUDA paths
+(skipped without a GPU)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from lstm_probe.cli import main
+from lstm_probe.probe import store
+from lstm_probe.probe.store import DATASETS, VideoDumpWriter, map_stats, open_dump
+
+ROOT = Path(__file__).resolve().parents[1]
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none here)")
+
+
+def _write(path, memory, frames, old_path: bool, **kw):
+    """One video through the writer: ``old_path`` as the dump used to call it (float16 memory
+    and per-frame statistics from the float32 maps, one frame per block), else as it does now
+    (float32 memory, statistics and rounding in the writer thread)."""
+    n, _, C, h, _ = memory.shape
+    w = VideoDumpWriter(path, "v", C, h, 3, (40, 30), {}, labelled=False, **kw)
+    for t in range(n):
+        m = torch.from_numpy(memory[t])
+        extra = {"stats": map_stats(m).numpy()} if old_path else {}
+        w.append(t, frames[t], (m.half() if old_path else m).numpy(),
+                 np.full((4, h, h), t / 7, np.float32), np.full((3, 2), t, np.float32),
+                 np.ones(3, np.float32), np.eye(2, 3), **extra)  # fmt: skip
+    w.close()
+    with h5py.File(path) as f:
+        return {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
+
+
+@pytest.mark.parametrize("chunk_channels", [1, 8])
+def test_writer_settings_store_identical_arrays(tmp_path, monkeypatch, chunk_channels):
+    """The writer as the dump calls it now stores exactly what the former per-frame path stored:
+    statistics of the float32 maps, float16 memory as torch rounds it, every JPEG."""
+    rng = np.random.default_rng(1)
+    memory = (rng.standard_normal((37, 4, 12, 6, 6)) * 40).astype(np.float32)
+    memory[3, :, :, 2, 2] = memory[3, :, :, 0, 0]  # arg-max ties
+    memory[5, 0, 0, 0, 0] = 70000.0  # overflows float16
+    frames = rng.integers(0, 256, (37, 30, 40, 3), dtype=np.uint8)
+    old = _write(tmp_path / "old.h5", memory, frames, True, block=1)
+    monkeypatch.setattr(store, "CHUNK_CHANNELS", chunk_channels)
+    new = _write(tmp_path / "new.h5", memory, frames, False, block=16)
+    assert set(old) == set(new)
+    for k in old:
+        if k == "frames":
+            assert [bytes(a) for a in old[k]] == [bytes(a) for a in new[k]]
+        else:
+            np.testing.assert_array_equal(old[k], new[k], err_msg=k)
+    with h5py.File(tmp_path / "new.h5") as f:
+        assert f["memory"].chunks == (1, 4, chunk_channels, 6, 6)
+
+
+def test_writer_block_is_bounded_by_bytes(tmp_path):
+    w = VideoDumpWriter(tmp_path / "v.h5", "v", 48, 46, 13, (8, 8), {}, labelled=False)
+    assert w.block == (32 << 20) // (4 * 48 * 46 * 46 * 4)  # paper preset: 20 frames
+    w.abort()
+    w = VideoDumpWriter(tmp_path / "v.h5", "v", 48, 16, 13, (8, 8), {}, labelled=False)
+    assert w.block == 32
+    w.abort()
+
+
+def assert_same_dump(a: Path, b: Path) -> None:
+    """Two dumps hold the same videos, in the same order, array for array."""
+    da, db = open_dump(a), open_dump(b)
+    ids = [v["video_id"] for v in da.manifest["videos"]]
+    assert ids == [v["video_id"] for v in db.manifest["videos"]]
+    assert da.video_ids == ids == db.video_ids
+    for key in ("num_frames", "accel", "attrs", "file"):
+        assert [v[key] for v in da.manifest["videos"]] == [v[key] for v in db.manifest["videos"]]
+    for vid in ids:
+        va, vb = da.video(vid), db.video(vid)
+        for name in DATASETS:
+            x, y = va.array(name), vb.array(name)
+            if name == "frames":
+                assert [bytes(f) for f in x] == [bytes(f) for f in y]
+            elif x is None or y is None:
+                assert x is None and y is None, name
+            else:
+                np.testing.assert_array_equal(x, y, err_msg=f"{vid} {name}")
+        assert dict(va.f.attrs) == dict(vb.f.attrs)
+    da.close(), db.close()
+    assert not list(Path(b).glob("manifest.rank*.json"))
+
+
+def _torchrun(nproc: int, *args, check=True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={nproc}", *args]  # fmt: skip
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    if check and out.returncode != 0:
+        raise AssertionError(f"torchrun failed ({out.returncode}):\n{out.stderr[-4000:]}")
+    return out
+
+
+def _single(tiny_checkpoint, out: Path, data: str) -> Path:
+    argv = ["dump", str(tiny_checkpoint), "--data", data, "--out", str(out), "--accel", "plain",
+            "--device", "cpu", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    return out
+
+
+def test_sharded_dump_through_torchrun_equals_one_process(tiny_checkpoint, tmp_path):
+    data = "synthetic:test:3:5"
+    single = _single(tiny_checkpoint, tmp_path / "single", data)
+    _torchrun(2, "-m", "lstm_probe.cli", "dump", str(tiny_checkpoint), "--data", data,
+              "--out", str(tmp_path / "sharded"), "--accel", "plain", "--device", "cpu",
+              "--no-progress")  # fmt: skip
+    assert_same_dump(single, tmp_path / "sharded")
+
+
+WORKER = """
+import os, sys
+from lstm_probe.data import SyntheticVideos
+from lstm_probe.engine.dump import DumpOptions, dump_videos
+
+checkpoint, out, kill = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+videos = list(SyntheticVideos(split="test", num_videos=5, num_frames=6))
+if kill and os.environ["RANK"] == "1":  # rank 1 dies hard inside its second video (index 4)
+    video, frames = videos[4], videos[4].frames
+
+    def dying(start=0, stop=None):
+        for t, frame in enumerate(frames(start, stop)):
+            if t == 3 and stop is None:
+                os._exit(9)
+            yield frame
+
+    video.frames = dying
+dump_videos(checkpoint, videos, out, DumpOptions(accel="plain"), "cpu", progress=False)
+"""
+
+
+def test_killed_rank_resumes_like_a_killed_dump(tiny_checkpoint, tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(textwrap.dedent(WORKER))
+    out = tmp_path / "sharded"
+    killed = _torchrun(3, str(script), str(tiny_checkpoint), str(out), "1", check=False)
+    assert killed.returncode != 0
+    parts = sorted(p.name for p in out.glob("manifest.rank*.json"))
+    assert "manifest.rank1.json" in parts  # rank 1 had finished video 1 before it died
+    rank1 = json.loads((out / "manifest.rank1.json").read_text())["videos"]
+    assert rank1[0]["status"] == "done"
+    done_before = {e["file"]: (out / e["file"]).stat().st_mtime_ns for e in rank1
+                   if e["status"] == "done"}  # fmt: skip
+    _torchrun(3, str(script), str(tiny_checkpoint), str(out), "0")
+    for f, mtime in done_before.items():  # finished videos were kept, not redone
+        assert (out / f).stat().st_mtime_ns == mtime
+    single = _single(tiny_checkpoint, tmp_path / "single", "synthetic:test:5:6")
+    assert_same_dump(single, out)
+    assert not list((out / "videos").glob("*.tmp"))
+
+
+def test_goals_print_next_to_their_figures():
+    from lstm_probe.bench.goals import goals_of, report_goals
+
+    result = {"fps": {"plain": 100.0, "recording": 99.0, "detached": 99.0, "dump": 84.0},
+              "relative": {"plain": 1.0, "recording": 0.99, "detached": 0.99, "dump": 0.84},
+              "peak_rss_mib": {0: 300.0, 250: 380.0}}  # fmt: skip
+    text = report_goals(goals_of("probe", result))
+    assert "dump ≥ 90 % of streaming: 84.0 % — short" in text
+    assert "recording ≥ 30 frames/s (live): 99.0 frames/s — pass" in text
+    assert "dump peak RSS < 2 GiB: 380 MiB — pass" in text
+    assert report_goals(goals_of("dashboard", {})) == "goals: none set for this benchmark"
+
+
+def test_gpu_check_quick_runs_on_cpu(tmp_path, capsys):
+    """The GPU check's code path end to end in seconds (tiny preset, CPU): every figure printed
+    next to its goal; on CPU `all` leaves the GPU check out."""
+    out = tmp_path / "gpu.json"
+    assert main(["bench", "gpu", "--quick", "--device", "cpu", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    for goal in ("steps/s at batch", "batch-1 later frames ≤ 2 ms", "≥ 2,500 frames/s",
+                 "dump ≥ 90 % of streaming"):  # fmt: skip
+        assert goal in text
+    res = json.loads(out.read_text())["gpu"]
+    assert len(res["goals"]) == 5 and all(isinstance(g["pass"], bool) for g in res["goals"])
+    assert res["train"]["steps_per_s"] > 0 and res["batched"]["fps"] > 0
+    assert 0 < res["dump"]["relative"] < 10
+
+
+def _tiny_model():
+    from lstm_probe.engine.accel import Accel
+    from lstm_probe.models import build_model
+
+    torch.manual_seed(0)
+    return Accel("plain").prepare(build_model("lstm_pm", "tiny").eval())
+
+
+def test_batched_streaming_equals_one_video_at_a_time():
+    from lstm_probe.data import SyntheticVideos
+    from lstm_probe.engine.infer import test_policy
+    from lstm_probe.engine.stream import crops_for, stream_batch, stream_video
+    from lstm_probe.transforms.heatmaps import HeatmapCodec
+
+    model = _tiny_model()
+    policy, codec = test_policy(model), HeatmapCodec(model.config.input_size)
+    videos = [next(iter(SyntheticVideos(split="test", num_videos=1, num_frames=n, seed=n)))
+              for n in (5, 3, 4)]  # fmt: skip
+    alone = [list(stream_video(model, v, crops_for(v, policy), codec)) for v in videos]
+    seen = [[] for _ in videos]
+    for step in stream_batch(model, videos, [crops_for(v, policy) for v in videos], codec):
+        for i, r in step:
+            seen[i].append(r)
+    for a, b in zip(alone, seen):
+        assert [r.index for r in a] == [r.index for r in b]
+        for x, y in zip(a, b):
+            torch.testing.assert_close(x.belief, y.belief, atol=1e-5, rtol=1e-4)
+            np.testing.assert_allclose(x.keypoints, y.keypoints, atol=1e-2)
+            np.testing.assert_array_equal(x.grid_to_frame, y.grid_to_frame)
+
+
+def test_host_copy_waits_for_its_event():
+    from lstm_probe.engine.dump import HostCopy
+
+    class Event:
+        waited = False
+
+        def synchronize(self):
+            self.waited = True
+
+    e = Event()
+    a = np.asarray(HostCopy(torch.arange(6.0).view(2, 3), e))
+    assert e.waited and a.shape == (2, 3) and a[1, 2] == 5
+
+
+def test_training_in_bf16_channels_last_runs_and_plain_stays_the_default(tmp_path):
+    from lstm_probe.config import load_config
+    from lstm_probe.engine.train import TrainAccel, TrainingError, train
+
+    assert vars(TrainAccel.from_run({})) == {"amp": None, "channels_last": False, "compile": False}
+    with pytest.raises(TrainingError, match="run.amp"):
+        TrainAccel("fp8")
+    over = ["model.preset=tiny", "optim.batch_size=2", "data.clip_length=2",
+            "data.synthetic.num_frames=2", "run.workers=1", "run.amp=bf16",
+            "run.channels_last=true"]  # fmt: skip
+    cfg = load_config("synthetic_lstm_pm_small", over)
+    summary = train(cfg, tmp_path / "r", device="cpu", progress=False, max_steps=2)
+    assert summary["steps"] == 2 and np.isfinite(summary["loss"])
+
+
+@CUDA
+def test_cuda_streaming_with_cuda_graphs_matches_eager():
+    from lstm_probe.bench.common import random_video
+    from lstm_probe.engine.accel import Accel
+    from lstm_probe.engine.stream import FixedCrops, stream_video
+    from lstm_probe.models import build_model
+    from lstm_probe.transforms.augment import CropPolicy
+    from lstm_probe.transforms.heatmaps import HeatmapCodec
+
+    torch.manual_seed(0)
+    base = build_model("lstm_pm", "small").cuda().eval()
+    video = random_video(base.config.input_size, 6)
+    out = {}
+    for compiled in (False, True):
+        model = Accel("fp32", compile=compiled).prepare(
+            build_model("lstm_pm", "small").cuda().eval()
+        )
+        model.load_state_dict(base.state_dict())
+        crops = FixedCrops(CropPolicy(base.config.input_size), np.eye(2, 3))
+        codec = HeatmapCodec(base.config.input_size)
+        out[compiled] = [r.belief.cpu() for r in stream_video(model, video, crops, codec, "cuda")]
+    for a, b in zip(out[False], out[True]):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
+
+
+@CUDA
+def test_cuda_dump_matches_a_cpu_dump(tiny_checkpoint, tmp_path):
+    """The dump on CUDA (non-blocking copies into pinned memory) stores what a CPU dump
+    stores, within the float16 rounding of the memory."""
+    from lstm_probe.data import SyntheticVideos
+    from lstm_probe.engine.dump import DumpOptions, dump_videos
+
+    videos = list(SyntheticVideos(split="test", num_videos=1, num_frames=40))
+    dumps = {d: dump_videos(tiny_checkpoint, videos, tmp_path / d, DumpOptions(accel="plain"), d,
+                            progress=False) for d in ("cpu", "cuda")}  # fmt: skip
+    a, b = open_dump(dumps["cpu"]), open_dump(dumps["cuda"])
+    vid = a.video_ids[0]
+    x, y = a.video(vid).memory[()].astype(np.float32), b.video(vid).memory[()].astype(np.float32)
+    assert np.abs(x - y).max() <= 1e-2 * max(1.0, np.abs(x).max())
+    a.close(), b.close()
