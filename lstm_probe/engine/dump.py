@@ -94,7 +94,8 @@ def dump_videos(
     }
     preset = payload["model"].get("preset")
     policy = policy or test_policy(model, payload)
-    warn_domain(payload, [_source(v) for v in videos])  # a synthetic-only model on real footage
+    if rank == 0:  # a synthetic-only model on real footage
+        warn_domain(payload, [_source(v) for v in videos])
     shard = Shard(rank, world)
     return dump_model(model, videos, out, source, preset, policy, options, dev,
                       progress and rank == 0, shard)  # fmt: skip
