@@ -246,51 +246,27 @@ def stream_video(
     (synchronising the device around it) into ``step_ms``.
     """
     transforms = crops.transforms(scales)
-    states: list = [None] * len(transforms)
-    J = codec.num_joints
-    model.eval()
-    accel, step = accel_of(model), step_of(model)
-    device = torch.device(device)
-    graphs = accel.compile and device.type == "cuda"
-    with torch.inference_mode():
-        for t, frame in enumerate(video.frames(start, stop), start):
-            h, w = frame.shape[:2]
-            total = np.zeros((J, h, w), np.float32) if scales is not None else None
-            step_ms = 0.0
-            for k, transform in enumerate(transforms):
-                affine = crops.frame_to_crop(t, frame, transform)
-                crop = warp_frame(frame, affine, crops.policy.input_size)
-                x = to_network_input(crop[None], accel.memory_format).to(device)
-                if timed:
-                    _sync(device)
-                    t0 = time.perf_counter()
-                if graphs:  # CUDA graphs (compile "reduce-overhead"): a new step begins
-                    torch.compiler.cudagraph_mark_step_begin()
-                with accel.autocast(device):
-                    out = step(x, states[k])
-                if timed:
-                    _sync(device)
-                    step_ms += (time.perf_counter() - t0) * 1000
-                states[k] = out.state
-                g2f = crops.grid_to_frame(t, affine, codec.stride)
-                if total is not None:
-                    belief = out.belief[0, :J].float().cpu().numpy()
-                    f2g = invert(g2f)
-                    for j in range(J):  # outside the crop a map contributes 0, as the reference
-                        total[j] += cv2.warpAffine(
-                            belief[j], f2g, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
-                        )  # fmt: skip
-            timing = step_ms if timed else None
-            if total is not None:
-                xy, peak = codec.decode(total[None] / len(transforms))
-                yield FrameResult(t, frame, xy[0], peak[0], step_ms=timing)
-                continue
-            belief = out.belief[0].float()
-            grid_xy, conf = codec.decode(belief)
-            kp = codec.to_frame(grid_xy, g2f)
-            crops.observe(kp, conf)
-            yield FrameResult(t, frame, kp, conf, g2f.astype(np.float32), belief, timing)
+    members = [(video, crops, tr) for tr in transforms]
+    single = scales is None
+    for step in _stream(model, members, codec, device, start, stop, False, timed, single):
+        if single:
+            yield step[0][1]
+            continue
+        t, frame = step[0][1].index, step[0][1].frame
+        h, w = frame.shape[:2]
+        J = codec.num_joints
+        total = np.zeros((J, h, w), np.float32)
+        for _, r in step:
+            belief = r.belief[:J].cpu().numpy()
+            f2g = invert(r.grid_to_frame.astype(np.float64))
+            for j in range(J):  # outside the crop a map contributes 0, as the reference
+                total[j] += cv2.warpAffine(
+                    belief[j], f2g, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
+                )  # fmt: skip
+        xy, peak = codec.decode(total[None] / len(transforms))
+        timing = sum(r.step_ms for _, r in step) if timed else None
+        yield FrameResult(t, frame, xy[0], peak[0], step_ms=timing)
 
 
 def stream_batch(
@@ -306,43 +282,75 @@ def stream_batch(
     every video that still has a frame. Each video keeps its own state and crops (``crops[i]``
     for ``videos[i]``); a video that ends leaves the batch. Single-scale; the results are those
     of :func:`stream_video` per video up to the summation order of batched convolutions."""
+    members = [(v, c, c.transforms(None)[0]) for v, c in zip(videos, crops)]
+    yield from _stream(model, members, codec, device, start, None, True, False, True)
+
+
+def _stream(model, members, codec, device, start, stop, batched, timed, decode):
+    """The streaming loop. ``members``: (video, crops, transform) — one stream each, with its own
+    state; members that share a video object read each frame once (the scales of one video).
+    Per frame index -> [(member, FrameResult)] for the members that still have a frame. One
+    model step for all of them (``batched``) or one per member, in order (batch 1: the numbers
+    of a single stream). ``decode``: keypoints on the frame per member (else only the belief and
+    the affine, for the caller to combine)."""
     model.eval()
     accel, step = accel_of(model), step_of(model)
     device = torch.device(device)
     graphs = accel.compile and device.type == "cuda"
-    transforms = [c.transforms(None)[0] for c in crops]
-    frames = [iter(v.frames(start, None)) for v in videos]
-    active = list(range(len(videos)))
-    state: StreamState | None = None
+    sources = {id(v): iter(v.frames(start, stop)) for v, _, _ in members}
+    active = list(range(len(members)))
+    states: list = [None] if batched else [None] * len(members)
     with torch.inference_mode():
         for t in itertools.count(start):
-            got = {i: next(frames[i], None) for i in active}
-            ended = [k for k, i in enumerate(active) if got[i] is None]
-            if ended:
-                keep = [k for k, i in enumerate(active) if got[i] is not None]
+            got = {key: next(it, None) for key, it in sources.items()}
+            frames = {i: got[id(members[i][0])] for i in active}
+            keep = [k for k, i in enumerate(active) if frames[i] is not None]
+            if len(keep) < len(active):
+                if batched and states[0] is not None and keep:
+                    states[0] = _select(states[0], keep, device)
+                elif not batched:
+                    states = [states[k] for k in keep]
                 active = [active[k] for k in keep]
-                state = None if state is None or not active else _select(state, keep, device)
             if not active:
                 return
-            affines = [crops[i].frame_to_crop(t, got[i], transforms[i]) for i in active]
-            batch = np.stack([warp_frame(got[i], a, crops[i].policy.input_size)
-                              for i, a in zip(active, affines)])  # fmt: skip
-            x = to_network_input(batch, accel.memory_format).to(device, non_blocking=True)
-            if graphs:
-                torch.compiler.cudagraph_mark_step_begin()
-            with accel.autocast(device):
-                out = step(x, state)
-            state = out.state
-            beliefs = out.belief.float()
-            grid_xy, conf = codec.decode(beliefs)
+            affines = [members[i][1].frame_to_crop(t, frames[i], members[i][2]) for i in active]
+            crops_ = [warp_frame(frames[i], a, members[i][1].policy.input_size)
+                      for i, a in zip(active, affines)]  # fmt: skip
+            groups = [list(range(len(active)))] if batched else [[k] for k in range(len(active))]
+            beliefs: list = [None] * len(active)
+            times = [0.0] * len(active)
+            for g, ks in enumerate(groups):
+                x = to_network_input(np.stack([crops_[k] for k in ks]), accel.memory_format)
+                x = x.to(device, non_blocking=batched)
+                if timed:
+                    _sync(device)
+                    t0 = time.perf_counter()
+                if graphs:  # CUDA graphs (compile "reduce-overhead"): a new step begins
+                    torch.compiler.cudagraph_mark_step_begin()
+                with accel.autocast(device):
+                    out = step(x, states[g])
+                if timed:
+                    _sync(device)
+                    for k in ks:
+                        times[k] = (time.perf_counter() - t0) * 1000
+                states[g] = out.state
+                b = out.belief.float()
+                for n, k in enumerate(ks):
+                    beliefs[k] = b[n]
             results = []
             for k, i in enumerate(active):
-                g2f = crops[i].grid_to_frame(t, affines[k], codec.stride)
-                kp = codec.to_frame(grid_xy[k], g2f)
-                crops[i].observe(kp, conf[k])
-                results.append(
-                    (i, FrameResult(t, got[i], kp, conf[k], g2f.astype(np.float32), beliefs[k]))
-                )
+                crops = members[i][1]
+                g2f = crops.grid_to_frame(t, affines[k], codec.stride)
+                timing = times[k] if timed else None
+                if decode:
+                    grid_xy, conf = codec.decode(beliefs[k])
+                    kp = codec.to_frame(grid_xy, g2f)
+                    crops.observe(kp, conf)
+                    r = FrameResult(t, frames[i], kp, conf, g2f.astype(np.float32), beliefs[k],
+                                    timing)  # fmt: skip
+                else:
+                    r = FrameResult(t, frames[i], None, None, g2f, beliefs[k], timing)
+                results.append((i, r))
             yield results
 
 
