@@ -67,7 +67,8 @@ class DumpCatalog:
                 self.errors.append(str(e))
         self.cache = ByteLRU(cache_budget() if cache_bytes is None else cache_bytes)
         self._analysis = lru_cache(maxsize=64)(self._analyse)
-        self._semantics = lru_cache(maxsize=16)(self._dump_semantics)
+        self._labels: dict[int, object] = {}  # dump -> its dataset-level labels (or None)
+        self._labels_lock = threading.Lock()  # computed once, however many requests ask at once
         self._atlas: dict[int, Path] = {}
         self._atlas_lock = threading.Lock()
         self._models: dict[int, object] = {}
@@ -111,7 +112,7 @@ class DumpCatalog:
         """The channel labels the dashboard shows: the dataset-level ones of the whole dump
         (:func:`lstm_probe.probe.semantics.channel_semantics`, computed once per dump, the same
         for every video), else — a dump it cannot label — this video's own analysis."""
-        sem = self._semantics(d)
+        sem = self.semantics(d)
         if sem is not None:
             return sem.as_report()
         return analyse_channels([self.dumps[d].video(vid)])
@@ -130,7 +131,10 @@ class DumpCatalog:
 
     def semantics(self, d: int):
         """The dump's dataset-level channel labels (None when they cannot be computed)."""
-        return self._semantics(d)
+        with self._labels_lock:
+            if d not in self._labels:
+                self._labels[d] = self._dump_semantics(d)
+            return self._labels[d]
 
     def _dump_semantics(self, d: int):
         from lstm_probe.probe.semantics import channel_semantics
