@@ -8,6 +8,7 @@ import json
 import os
 import random
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,6 +103,17 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def crc32_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """The CRC-32 of a file, as 8 hex digits: a fingerprint that catches a damaged or replaced
+    file at a third of SHA-256's cost (not a defence against deliberate forgery)."""
+    crc, buf = 0, bytearray(chunk)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            crc = zlib.crc32(view[:n], crc)
+    return f"{crc:08x}"
 
 
 def progress_bar(enabled: bool, iterable=None, **kwargs):

@@ -145,10 +145,11 @@ def _writer(path, **kw):
     return VideoDumpWriter(path, "v", 2, 4, 14, (32, 24), {}, labelled=False, **kw)
 
 
+@pytest.mark.parametrize("background", [False, True])
 @pytest.mark.parametrize("n", [1, 9, 10])
-def test_block_writer_stores_every_frame_in_order(tmp_path, n):
+def test_block_writer_stores_every_frame_in_order(tmp_path, n, background):
     rng = np.random.default_rng(0)
-    w = _writer(tmp_path / "v.h5", block=4)
+    w = _writer(tmp_path / "v.h5", block=4, background=background)
     memory = rng.normal(size=(n, 4, 2, 4, 4)).astype(np.float16)
     frames = np.stack([np.full((24, 32, 3), 20 * t + 5) for t in range(n)]).astype(np.uint8)
     for t in range(n):
@@ -166,13 +167,16 @@ def test_block_writer_stores_every_frame_in_order(tmp_path, n):
             assert np.abs(img.astype(int) - frames[t]).max() <= 2
 
 
-def test_block_writer_error_surfaces_and_abort_leaves_nothing(tmp_path):
-    w = _writer(tmp_path / "v.h5", block=2)
+@pytest.mark.parametrize("background", [False, True])
+def test_block_writer_error_surfaces_and_abort_leaves_nothing(tmp_path, background):
+    """A frame that cannot be encoded fails its block: at the frame that fills it (written in
+    the caller's thread) or at a later one (in the background)."""
+    w = _writer(tmp_path / "v.h5", block=2, background=background)
     good = (np.zeros((4, 2, 4, 4), np.float16), np.zeros((15, 4, 4)), np.zeros((14, 2)),
             np.zeros(14), np.eye(2, 3))  # fmt: skip
     w.append(0, np.zeros((24, 32, 3), np.uint8), *good)
-    w.append(1, np.zeros((0, 0, 3), np.uint8), *good)  # cannot be encoded: fails in the thread
     with pytest.raises(InputError, match="frame 1 could not be encoded"):
+        w.append(1, np.zeros((0, 0, 3), np.uint8), *good)  # cannot be encoded
         for t in range(2, 6):
             w.append(t, np.zeros((24, 32, 3), np.uint8), *good)
         w.close()
@@ -191,6 +195,10 @@ def test_bench_command_runs_every_benchmark_quickly(tmp_path, capsys):
     assert {r["accel"] for r in res["fast"]["rows"]} >= {"plain", "fp32"}
     assert all(r["pck_diff"] == 0 or abs(r["pck_diff"]) < 5 for r in res["fast"]["rows"])
     assert set(res["probe"]["fps"]) == {"plain", "recording", "detached", "dump"}
+    from lstm_probe.probe.store import WRITER_STAGES
+
+    assert set(res["probe"]["dump_stages_ms"]) == {*WRITER_STAGES, "fingerprint", "manifest"}
+    assert "by stage" in text
     assert main(["bench", "nonsense"]) == 2
 
 

@@ -40,18 +40,18 @@ def _write(path, memory, frames, old_path: bool, **kw):
         return {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
 
 
-@pytest.mark.parametrize("chunk_channels", [1, 8])
-def test_writer_settings_store_identical_arrays(tmp_path, monkeypatch, chunk_channels):
-    """The writer as the dump calls it now stores exactly what the former per-frame path stored:
-    statistics of the float32 maps, float16 memory as torch rounds it, every JPEG."""
+@pytest.mark.parametrize("background", [False, True])
+def test_writer_settings_store_identical_arrays(tmp_path, background):
+    """The writer as the dump calls it now (blocks written in the caller's thread or in the
+    background) stores exactly what the former per-frame path stored: statistics of the float32
+    maps, float16 memory as torch rounds it, every JPEG."""
     rng = np.random.default_rng(1)
     memory = (rng.standard_normal((37, 4, 12, 6, 6)) * 40).astype(np.float32)
     memory[3, :, :, 2, 2] = memory[3, :, :, 0, 0]  # arg-max ties
     memory[5, 0, 0, 0, 0] = 70000.0  # overflows float16
     frames = rng.integers(0, 256, (37, 30, 40, 3), dtype=np.uint8)
     old = _write(tmp_path / "old.h5", memory, frames, True, block=1)
-    monkeypatch.setattr(store, "CHUNK_CHANNELS", chunk_channels)
-    new = _write(tmp_path / "new.h5", memory, frames, False, block=16)
+    new = _write(tmp_path / "new.h5", memory, frames, False, block=16, background=background)
     assert set(old) == set(new)
     for k in old:
         if k == "frames":
@@ -59,7 +59,50 @@ def test_writer_settings_store_identical_arrays(tmp_path, monkeypatch, chunk_cha
         else:
             np.testing.assert_array_equal(old[k], new[k], err_msg=k)
     with h5py.File(tmp_path / "new.h5") as f:
-        assert f["memory"].chunks == (1, 4, chunk_channels, 6, 6)
+        assert f["memory"].chunks == (1, 4, 12, 6, 6)  # every channel of a frame: 3.4 KiB
+
+
+def test_memory_chunks_hold_one_frame_and_a_group_of_channels():
+    assert store.map_chunks(48, 16, 16) == (1, 4, 48, 16, 16)  # small preset: 96 KiB, one chunk
+    assert store.map_chunks(48, 46, 46) == (1, 4, 8, 46, 46)  # paper: 135 KiB of 812 KiB
+    assert store.map_chunks(3, 46, 46) == (1, 4, 3, 46, 46)
+    assert store.map_chunks(512, 8, 8) == (1, 4, 256, 8, 8)  # 128 KiB
+
+
+def test_writer_takes_the_phases_as_tensors_or_one_array(tmp_path):
+    """The dump hands the writer the four recorded phases (tensors, float32 or bfloat16); the
+    writer stores what it would store from the stacked float32 array."""
+    rng = np.random.default_rng(2)
+    memory = rng.standard_normal((5, 4, 3, 4, 4)).astype(np.float32)
+    paths = {}
+    for how in ("array", "tensors", "bf16"):
+        w = VideoDumpWriter(
+            tmp_path / f"{how}.h5", "v", 3, 4, 3, (8, 8), {}, labelled=False, block=2
+        )
+        for t in range(5):
+            if how == "array":
+                m = memory[t]
+            else:
+                m = [torch.from_numpy(p) for p in memory[t]]
+                if how == "bf16":
+                    m = [p.bfloat16() for p in m]
+            w.append(t, np.zeros((8, 8, 3), np.uint8), m, np.zeros((4, 4, 4), np.float32),
+                     np.zeros((3, 2), np.float32), np.ones(3, np.float32), np.eye(2, 3))  # fmt: skip
+        w.close()
+        with h5py.File(tmp_path / f"{how}.h5") as f:
+            paths[how] = f["memory"][()], f["stats"][()]
+    np.testing.assert_array_equal(paths["array"][0], paths["tensors"][0])
+    np.testing.assert_array_equal(paths["array"][1], paths["tensors"][1])
+    rounded = torch.from_numpy(memory).bfloat16().float().half().numpy()
+    np.testing.assert_array_equal(paths["bf16"][0], rounded)
+
+
+def test_blocks_are_written_in_the_background_only_beside_free_cores(monkeypatch):
+    monkeypatch.setattr(store.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(store.torch, "get_num_threads", lambda: 2)
+    assert store.writer_in_background()
+    monkeypatch.setattr(store.torch, "get_num_threads", lambda: 4)
+    assert not store.writer_in_background()
 
 
 def test_writer_block_is_bounded_by_bytes(tmp_path):

@@ -12,6 +12,7 @@ for any lengths: ``python -m lstm_probe.bench.probe_cost --peak-lengths 250 1000
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,31 +72,38 @@ def run(
         MemoryProbe(model, DumpOptions().points, keep="none").__enter__().remove()
         stream()
 
-    tmp = Path(tempfile.mkdtemp())
-
     source = {"path": str(checkpoint), "sha256": "benchmark", "meta": {}}
+    spent: dict[str, float] = {}  # seconds beside the model, per stage, over every dump run
 
-    def dump() -> None:  # the loaded model: per-frame cost, not checkpoint loading
-        dump_model(model, [video], tmp / f"d{time.perf_counter_ns()}", source, None, policy,
-                   device=device, progress=False)  # fmt: skip
+    def dump(folder: Path) -> None:  # the loaded model: per-frame cost, not checkpoint loading
+        dump_model(model, [video], folder, source, None, policy, device=device, progress=False,
+                   profile=spent)  # fmt: skip
 
     variants = {"plain": stream, "recording": recording, "detached": detached, "dump": dump}
     times: dict[str, list[float]] = {k: [] for k in variants}
-    stream()  # warm-up
-    for _ in range(repeats):
-        for name, fn in variants.items():
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
+        stream()  # warm-up
+        for r in range(repeats):
+            for name, fn in variants.items():
+                args = (tmp / f"dump{r}",) if name == "dump" else ()
+                t = time.perf_counter()
+                fn(*args)
+                times[name].append(time.perf_counter() - t)
+            shutil.rmtree(tmp / f"dump{r}")
+        peaks = peak_rss(checkpoint, peak_lengths, accel, tmp)
     fps = {k: frames / median(v) for k, v in times.items()}
     spread = {k: [frames / max(v), frames / min(v)] for k, v in times.items()}
-    peaks = peak_rss(checkpoint, peak_lengths, accel, tmp)
+    plain_ms = 1000 / fps["plain"]
+    stages = {k: 1000 * v / (frames * repeats) for k, v in spent.items()}
     return {
         "machine": info, "checkpoint": str(checkpoint), "accel": model.accel.mode,
         "input_size": model.config.input_size,
         "frames": frames, "repeats": repeats, "fps": fps,
         "fps_range": spread, "relative": {k: v / fps["plain"] for k, v in fps.items()},
         "peak_rss_mib": peaks,
+        "dump_stages_ms": stages,  # ms per frame beside the model, per stage
+        "dump_extra_ms": 1000 / fps["dump"] - plain_ms,  # the dump's ms per frame over plain
     }  # fmt: skip
 
 
@@ -169,8 +177,29 @@ def report(result: dict) -> str:
         f"synthetic video × {result['frames']} "
         f"frames, median of {result['repeats']} interleaved runs",
         table(rows, ["variant", "frames/s", "range over runs", "of plain"]),
+        *report_stages(result),
         report_peak_rss(result["peak_rss_mib"]),
     ])  # fmt: skip
+
+
+def report_stages(result: dict) -> list[str]:
+    """Where the dump's time beside the model goes: ms per frame per stage, and each stage as a
+    share of a plain frame (the dump's shortfall from plain streaming, stage by stage)."""
+    stages = result.get("dump_stages_ms")
+    if not stages:
+        return []
+    plain_ms = 1000 / result["fps"]["plain"]
+    extra = result["dump_extra_ms"]
+    rows = [[k, f"{v:.3f}", f"{100 * v / plain_ms:.1f} %"] for k, v in
+            sorted(stages.items(), key=lambda kv: -kv[1])]  # fmt: skip
+    rest = extra - sum(stages.values())
+    rows.append(
+        ["rest (probe, hand-over, caches)", f"{rest:.3f}", f"{100 * rest / plain_ms:.1f} %"]
+    )
+    return [
+        f"the dump's {extra:.3f} ms per frame over plain ({plain_ms:.3f} ms), by stage:",
+        table(rows, ["stage", "ms/frame", "of a plain frame"]),
+    ]
 
 
 if __name__ == "__main__":

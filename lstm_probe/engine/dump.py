@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +34,7 @@ from ..probe.store import (
 )
 from ..transforms.augment import CropPolicy
 from ..transforms.heatmaps import HeatmapCodec
-from ..utils import InputError, progress_bar, sha256_file, write_json_atomic
+from ..utils import InputError, crc32_file, progress_bar, sha256_file, write_json_atomic
 from .accel import accel_of, resolve_accel
 from .distributed import Shard, init_distributed
 from .infer import test_policy
@@ -121,8 +123,11 @@ def dump_model(
     device: str | torch.device = "cpu",
     progress: bool = True,
     shard: Shard | None = None,
+    profile: dict[str, float] | None = None,
 ) -> Path:
     """Dump a model held in memory. ``source`` describes it (path, sha256, meta) in the manifest.
+    ``profile``: a dict the seconds spent beside the model add to, per stage (the writer's
+    :data:`~lstm_probe.probe.store.WRITER_STAGES`, ``fingerprint``, ``manifest``).
 
     ``shard`` (rank r of W processes, each calling this with the same ``videos``): rank r dumps
     every W-th video from the r-th and writes only those videos' files; its progress goes to its
@@ -134,6 +139,7 @@ def dump_model(
     out = Path(out)
     dev = torch.device(device)
     shard = shard or Shard()
+    spent = profile if profile is not None else {}
     cfg = model.config
     channels = options.channels
     if channels is not None and any(not 0 <= c < cfg.hidden_channels for c in channels):
@@ -196,11 +202,15 @@ def dump_model(
             else:
                 manifest["videos"][[v["video_id"] for v in manifest["videos"]].index(vid)] = e
             entries[vid] = e
-            save(out, manifest)
-            n = _dump_one(model, video, out / fname, codec, policy, dev, options, C)
+            with _timed(spent, "manifest"):
+                save(out, manifest)
+            n = _dump_one(model, video, out / fname, codec, policy, dev, options, C, spent)
+            with _timed(spent, "fingerprint"):
+                size, crc = (out / fname).stat().st_size, crc32_file(out / fname)
             e.update(status="done", num_frames=n, accel=accel_of(model).mode,
-                     attrs=_plain(video.attrs), sha256=sha256_file(out / fname))  # fmt: skip
-            save(out, manifest)
+                     attrs=_plain(video.attrs), bytes=size, crc32=crc)  # fmt: skip
+            with _timed(spent, "manifest"):
+                save(out, manifest)
             bar.update(1)
     if shard.world > 1:
         shard.barrier()  # every rank's file is final
@@ -247,12 +257,14 @@ def _read_rank_manifest(path: Path) -> dict:
 
 
 def _finished(out: Path, entry: dict) -> bool:
-    """Is this manifest entry's video really finished? Its file must exist and match the sha256
-    recorded when it was written (older dumps: open and validate it, and count its frames); a
-    video that fails is redone, never trusted."""
+    """Is this manifest entry's video really finished? Its file must exist and have the size and
+    CRC-32 recorded when it was written (dumps before them: its sha256; older still: open and
+    validate it, and count its frames); a video that fails is redone, never trusted."""
     path = out / entry["file"]
     if entry.get("status") != "done" or not path.is_file():
         return False
+    if "crc32" in entry:
+        return path.stat().st_size == entry.get("bytes") and crc32_file(path) == entry["crc32"]
     if "sha256" in entry:
         return sha256_file(path) == entry["sha256"]
     try:
@@ -312,8 +324,19 @@ def _plain(d):
     )
 
 
-def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: int) -> int:
-    """Stream one video into ``path`` (written as .tmp, renamed when complete) -> frames written."""
+@contextmanager
+def _timed(spent: dict[str, float], key: str):
+    t = time.perf_counter()
+    try:
+        yield
+    finally:
+        spent[key] = spent.get(key, 0.0) + time.perf_counter() - t
+
+
+def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: int,
+              spent: dict[str, float]) -> int:  # fmt: skip
+    """Stream one video into ``path`` (written as .tmp, renamed when complete) -> frames written;
+    the writer's seconds per stage add to ``spent``."""
     ann = video.annotations
     start, stop = options.frames
     first = next(iter(video.frames(start, start + 1)), None)
@@ -331,6 +354,7 @@ def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: i
         flags={k: v for k, v in ann.flags.items() if k in ("occluded", "cue_visible")},
         gates=options.gates,
         hidden=options.hidden,
+        background=True if dev.type == "cuda" else None,  # a GPU model leaves the cores free
     )
     try:
         probe = MemoryProbe(model, options.points, channels=options.channels, keep="latest")
@@ -338,8 +362,11 @@ def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: i
         with probe:
             for r in stream_video(model, video, crops, codec, dev, start, stop):
                 rec = probe.latest
-                # float32 (4, C, h, w): the writer thread takes its statistics before rounding
-                mem = torch.stack([rec[p][0] for p in MEMORY_PHASES]).float()
+                # the four phases (C, h, w), copied by the writer into its float32 block; on a
+                # GPU a copy to host memory the writer thread waits for
+                mem = [rec[p][0] for p in MEMORY_PHASES]
+                if dev.type == "cuda":
+                    mem = _host(torch.stack(mem).float())
                 gt = None
                 if ann.keypoints is not None:
                     box = ann.bbox[r.index] if ann.bbox is not None else np.full(4, np.nan)
@@ -350,7 +377,7 @@ def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: i
                 writer.append(
                     r.index,
                     r.frame,
-                    _host(mem),
+                    mem,
                     _host(r.belief.float()),
                     r.keypoints,
                     r.confidence,
@@ -364,6 +391,8 @@ def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: i
     except BaseException:
         writer.abort()
         raise
+    for stage, seconds in writer.seconds.items():
+        spent[stage] = spent.get(stage, 0.0) + seconds
     return writer.n
 
 

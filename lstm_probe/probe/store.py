@@ -8,8 +8,8 @@
 Per video (F frames, C channels, h×w grid, J joints):
 
     memory        float16 [F, 4, C, h, w]  phases prev_cell, forget_term, input_term, cell;
-                                           chunks (1, 4, 8, h, w): eight channels of one frame,
-                                           all phases (Figure 5 reads one channel, all phases)
+                                           chunks: one frame, all phases, a group of channels
+                                           (``map_chunks``: all 48 on a 16² grid, 8 on a 46²)
     stats         float32 [F, 4, C, 7]     mean, mean |x|, min, max, energy (Σx²), argmax y, x
                                            (of the float32 maps, before rounding)
     beliefs       float16 [F, J+1, h, w]
@@ -51,8 +51,9 @@ except ImportError:  # not POSIX
     resource = None
 import shutil
 import threading
+import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 
@@ -81,41 +82,51 @@ def safe_video_id(video_id: str) -> str:
 
 def map_stats(maps):
     """maps (..., h, w) -> (..., 7) float32 summary statistics (see STATS). A torch tensor (as the
-    dump computes them, on the model's fp32 records) gives a tensor, a NumPy array an array."""
+    dump computes them, on the model's fp32 records) gives a tensor, a NumPy array an array.
+
+    Each statistic is one reduction written into its column; the arg-max of |x| is NumPy's (a
+    vectorised row reduction, several times faster than torch's on rows of a few hundred cells)
+    and, as torch's, the first of equal maxima."""
     is_numpy = isinstance(maps, np.ndarray)
     m = torch.as_tensor(maps).float()
     w = m.shape[-1]
     flat = m.flatten(-2)
     mag = flat.abs()
-    am = mag.argmax(-1)
-    out = torch.stack(
-        [
-            flat.mean(-1),
-            mag.mean(-1),
-            flat.amin(-1),
-            flat.amax(-1),
-            (flat * flat).sum(-1),
-            torch.div(am, w, rounding_mode="floor").float(),
-            (am % w).float(),
-        ],
-        -1,
-    )
+    if mag.device.type == "cpu":
+        am = torch.as_tensor(np.asarray(mag.numpy().argmax(-1)))
+    else:
+        am = mag.argmax(-1)
+    out = flat.new_empty(*flat.shape[:-1], len(STATS))
+    torch.mean(flat, -1, out=out[..., 0])
+    torch.mean(mag, -1, out=out[..., 1])
+    torch.amin(flat, -1, out=out[..., 2])
+    torch.amax(flat, -1, out=out[..., 3])
+    torch.linalg.vector_norm(flat, dim=-1, out=out[..., 4]).square_()  # Σx², in one pass
+    out[..., 5] = torch.div(am, w, rounding_mode="floor")
+    out[..., 6] = am % w
     return out.numpy() if is_numpy else out
 
 
 class VideoDumpWriter:
     """Append frames to ``videos/<id>.h5.tmp``; ``close()`` renames it into place, ``abort()``
-    removes it. Frames are buffered in blocks and written by a background thread, beside the next
-    frames' inference: the statistics and float16 rounding of the memory (from the float32 maps a
-    caller hands over), JPEG encoding and one HDF5 call per dataset and block. A block holds
-    ``block`` frames, fewer where their float32 arrays would exceed ``block_bytes``; memory stays
-    bounded by two blocks.
+    removes it. Frames are buffered in blocks; each block is written at once: the statistics and
+    float16 rounding of the memory (from the float32 maps a caller hands over), JPEG encoding and
+    one HDF5 call per dataset and block. A block holds ``block`` frames, fewer where their
+    float32 arrays would exceed ``block_bytes``.
 
-    What the writer thread does is chosen to keep it off the model's critical path on a CPU
-    (``lstm-probe bench probe``): it runs at the lowest priority with one torch thread, so its
-    torch work (statistics, rounding: the GIL released) fills the cores' idle moments; the memory
-    is chunked by groups of :data:`CHUNK_CHANNELS` channels — few HDF5 chunks per frame, because
-    HDF5 holds the GIL (and so the main thread) for each chunk it writes."""
+    ``background``: where a block is written. True: by a thread, beside the next frames'
+    inference (at most two blocks in memory; an error surfaces at the next block) — for a model
+    on a GPU, or a CPU with cores the model's threads leave free. False: in the caller's thread
+    when the block fills, its statistics on torch's compute threads — for a model whose threads
+    occupy every core. There a writer thread can only take a core from them, and costs more than
+    its own time: a parallel region waits for its slowest thread, an idle compute thread spins
+    for milliseconds before it sleeps (so a low-priority writer gets almost no CPU), and the
+    writer's Python and HDF5 calls take the GIL the model's kernel launches need. Measured on 2
+    cores (``lstm-probe bench probe``): a writer thread, even one that only works while the next
+    frame is read or pinned to a core of its own, was slower than writing in the caller's
+    thread. None (the default): :func:`writer_in_background`.
+
+    :attr:`seconds` adds up the time of each stage (:data:`WRITER_STAGES`) over all blocks."""
 
     def __init__(
         self,
@@ -133,6 +144,7 @@ class VideoDumpWriter:
         jpeg_quality: int = 90,
         block: int = 32,
         block_bytes: int = 32 << 20,
+        background: bool | None = None,
     ):
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.name + ".tmp")
@@ -143,17 +155,31 @@ class VideoDumpWriter:
         self.block, self.written = max(1, min(block, block_bytes // frame_bytes)), 0
         self._block: list[dict] = []
         self._inflight = None
-        self._pool = ThreadPoolExecutor(
-            1, thread_name_prefix="dump-writer", initializer=_writer_thread
-        )
+        self.background = writer_in_background() if background is None else bool(background)
+        # float32 memory of the blocks being filled and written (a block fills while the
+        # previous one is written in the background), and its float16 rounding: allocated once,
+        # so no block pays for fresh pages
+        shape = (self.block, 4, C, h, h)
+        self._maps = [np.empty(shape, np.float32) for _ in range(2 if self.background else 1)]
+        self._maps16 = np.empty(shape, np.float16)
+        self._filling = 0
+        self.seconds = dict.fromkeys(WRITER_STAGES, 0.0)  # time spent per stage, all blocks
+        if self.background:
+            self._pool = ThreadPoolExecutor(
+                1, thread_name_prefix="dump-writer", initializer=_writer_thread
+            )
+        else:
+            self._pool = _InlineExecutor()
 
         def ds(name, shape, dtype, chunks=None):
+            if chunks is None:  # a block's rows per chunk: one HDF5 chunk write per block
+                row = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+                chunks = (max(1, min(self.block, ROW_CHUNK_BYTES // max(row, 1))), *shape)
             return self.f.create_dataset(
-                name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
-                chunks=chunks or (1, *shape),
-            )  # fmt: skip
+                name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=chunks
+            )
 
-        maps = (1, 4, min(C, CHUNK_CHANNELS), h, h)
+        maps = map_chunks(C, h, h)
         self.memory = ds("memory", (4, C, h, h), "f2", maps)
         self.memory.attrs["phases"] = list(PHASES)
         self.memory.attrs["dims"] = ["frame", "phase", "channel", "y", "x"]
@@ -164,7 +190,11 @@ class VideoDumpWriter:
         self.confidence = ds("confidence", (J,), "f4")
         self.g2f = ds("grid_to_frame", (2, 3), "f4")
         self.frames = self.f.create_dataset(
-            "frames", shape=(0,), maxshape=(None,), dtype=h5py.vlen_dtype(np.uint8), chunks=(16,)
+            "frames",
+            shape=(0,),
+            maxshape=(None,),
+            dtype=h5py.vlen_dtype(np.uint8),
+            chunks=(self.block,),
         )
         self.gates = ds("gates", (4, C, h, h), "f2", maps) if gates else None
         if self.gates is not None:
@@ -192,7 +222,7 @@ class VideoDumpWriter:
         self,
         t: int,
         frame_bgr: np.ndarray,
-        memory: np.ndarray,  # (4, C, h, w)
+        memory,  # (4, C, h, w), or its four phases (C, h, w)
         belief: np.ndarray,
         keypoints: np.ndarray,
         confidence: np.ndarray,
@@ -202,11 +232,13 @@ class VideoDumpWriter:
         hidden: np.ndarray | None = None,
         stats: np.ndarray | None = None,
     ) -> None:
-        """Queue frame ``t``. The arrays are kept (not copied) until their block is written: pass
-        arrays the caller does not reuse. ``memory``, ``gates`` and ``hidden`` are stored as
-        float16; pass them in float32 (the model's precision) and the statistics are computed
-        here, from the float32 maps before rounding. ``stats`` (4, C, 7): :func:`map_stats` of
-        the memory when the caller has them already."""
+        """Queue frame ``t``. ``memory``: the (4, C, h, w) maps — an array, a tensor, anything
+        NumPy reads (a device-to-host copy in flight) — or a list of the four phases (C, h, w);
+        it is copied into the block's float32 buffer when the block is written. Every array is
+        kept (not copied) until then: pass arrays the caller does not modify. ``memory``,
+        ``gates`` and ``hidden`` are stored as float16; pass them in float32 (the model's
+        precision) and the statistics are computed here, from the float32 maps before rounding.
+        ``stats`` (4, C, 7): :func:`map_stats` of the memory when the caller has them already."""
         if self.n == 0:
             self.f.attrs["first_frame"] = int(t)
         row = {
@@ -226,54 +258,81 @@ class VideoDumpWriter:
             self._submit()
 
     def _submit(self) -> None:
-        """Hand the filled block to the writer thread, after the previous block has landed (so at
-        most two blocks are in memory and errors surface at the next frame)."""
-        if self._inflight is not None:
-            failure = self._inflight.exception()  # waits for the block
-            self._inflight = None
-            if isinstance(failure, OSError):
-                raise self._write_failed(failure)
-            if failure is not None:
-                raise failure
+        """Write the filled block: in the background after the previous block has landed (so at
+        most two blocks are in memory and errors surface at the next block), or here and now."""
+        self._landed()
         if self._block:
             block, self._block = self._block, []
-            self._inflight = self._pool.submit(self._write_block, block)
+            which, self._filling = self._filling, (self._filling + 1) % len(self._maps)
+            self._inflight = self._pool.submit(self._write_block, block, self._maps[which])
+            if not self.background:
+                self._landed()
 
-    def _write_block(self, rows: list[dict]) -> None:
+    def _landed(self) -> None:
+        """Wait for the block in flight; raise what failed in it."""
+        if self._inflight is None:
+            return
+        failure = self._inflight.exception()
+        self._inflight = None
+        if isinstance(failure, OSError):
+            raise self._write_failed(failure)
+        if failure is not None:
+            raise failure
+
+    def _write_block(self, rows: list[dict], maps: np.ndarray) -> None:
+        """Write ``rows`` (their float32 memory in ``maps``, row for row) after the frames
+        written so far; the time of each stage adds to :attr:`seconds`."""
+        clock, spent = time.perf_counter, self.seconds
+        t0 = clock()
         self._room_for(rows)
         i, n = self.written, len(rows)
 
         def put(d: h5py.Dataset, values) -> None:
-            d.resize(i + n, axis=0)
-            d[i : i + n] = values
+            t = clock()
+            _append_rows(d, i, np.asarray(values, d.dtype))
+            spent["hdf5"] += clock() - t
 
-        memory = torch.from_numpy(_stack(r["memory"] for r in rows))
+        t1 = clock()
+        memory = torch.from_numpy(maps[:n])
+        phases = [m for r in rows if isinstance(r["memory"], (list, tuple)) for m in r["memory"]]
+        if len(phases) == 4 * n and all(_cpu_float32(m) for m in phases):
+            torch.stack(phases, out=memory.flatten(0, 1))  # one copy of the block
+        else:
+            for k, r in enumerate(rows):
+                _copy_into(maps[k], r["memory"])  # a device-to-host copy in flight: read now
+        t2 = clock()
         given = [r["stats"] for r in rows if r["stats"] is not None]
-        put(self.stats, np.stack(given) if len(given) == n else map_stats(memory).numpy())
-        put(self.memory, memory.half().numpy())
-        del memory
-        put(self.beliefs, _half(_stack(r["beliefs"] for r in rows)))
+        stats = np.stack(given) if len(given) == n else map_stats(memory).numpy()
+        t3 = clock()
+        rounded = torch.from_numpy(self._maps16[:n])
+        rounded.copy_(memory)  # float16 as torch rounds (Tensor.half)
+        beliefs = _half(_stack(r["beliefs"] for r in rows))
+        extra = {d: _half(_stack(r[name] for r in rows))
+                 for name, d in (("gates", self.gates), ("hidden", self.hidden)) if d is not None}  # fmt: skip
+        t4 = clock()
+        jpegs = np.empty(n, self.frames.dtype)  # vlen: equal lengths must not stack into 2-D
+        for k, r in enumerate(rows):
+            jpegs[k] = self._jpeg(r)
+        t5 = clock()
+        spent["copy"] += t2 - t1
+        spent["statistics"] += t3 - t2
+        spent["float16"] += t4 - t3
+        spent["jpeg"] += t5 - t4
+        spent["hdf5"] += t1 - t0  # the room check
+        put(self.stats, stats)
+        put(self.memory, rounded.numpy())
+        put(self.beliefs, beliefs)
+        for d, values in extra.items():
+            put(d, values)
         for name in ("keypoints", "confidence", "grid_to_frame"):
             put(self.f[name], np.stack([r[name] for r in rows]))
-        jpegs = np.empty(n, self.frames.dtype)  # vlen: equal lengths must not stack into 2-D
-        params = [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
-        for k, r in enumerate(rows):
-            try:
-                ok, buf = cv2.imencode(".jpg", r["frames"], params)
-            except cv2.error:
-                ok = False
-            if not ok:
-                shape = getattr(r["frames"], "shape", None)
-                raise InputError(self.path, f"frame {r['t']} could not be encoded (shape {shape})")
-            jpegs[k] = buf.ravel()
+        t = clock()
         self.frames.resize(i + n, axis=0)
         # one low-level write: h5py's d[i:i+n] = jpegs would stack JPEGs of equal lengths
         space = self.frames.id.get_space()
         space.select_hyperslab((i,), (n,))
         self.frames.id.write(h5py.h5s.create_simple((n,)), space, jpegs)
-        for name, d in (("gates", self.gates), ("hidden", self.hidden)):
-            if d is not None:
-                put(d, _half(_stack(r[name] for r in rows)))
+        spent["hdf5"] += clock() - t
         for name, d in self.gt.items():
             put(d, np.stack([_missing(r[name], d) for r in rows]))
         ts = [r["t"] for r in rows]
@@ -281,16 +340,30 @@ class VideoDumpWriter:
             put(d, self.flags[k][ts])
         self.written = i + n
 
+    def _jpeg(self, row: dict) -> np.ndarray:
+        try:
+            ok, buf = cv2.imencode(
+                ".jpg", row["frames"], [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
+            )
+        except cv2.error:
+            ok = False
+        if not ok:
+            shape = getattr(row["frames"], "shape", None)
+            raise InputError(self.path, f"frame {row['t']} could not be encoded (shape {shape})")
+        return buf.ravel()
+
     def close(self) -> None:
         self._submit()
-        self._submit()  # waits for the last block
-        self._pool.shutdown()
+        self._landed()
+        self._shutdown()
         failure = None
+        t = time.perf_counter()
         try:
             self.f.attrs["num_frames"] = self.n
             self.f.close()
         except OSError as e:
             failure = e
+        self.seconds["hdf5"] += time.perf_counter() - t
         if failure is not None:  # raised outside the handler: no traceback keeps HDF5 objects
             raise self._write_failed(failure)
         os.replace(self.tmp, self.path)
@@ -300,6 +373,7 @@ class VideoDumpWriter:
         cannot recover from a refused write). Room: free disk space and the process's file-size
         limit, against the block's raw size plus a margin for HDF5's own metadata."""
         need = sum(v.nbytes for r in rows for v in r.values() if isinstance(v, np.ndarray))
+        need += len(rows) * self._maps16[0].nbytes
         need = int(need * 1.1) + ROOM_MARGIN
         if shutil.disk_usage(self.tmp.parent).free < need:
             raise NoRoom(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -329,7 +403,7 @@ class VideoDumpWriter:
     def abort(self) -> None:
         """Discard the partial file."""
         try:
-            self._pool.shutdown(cancel_futures=True)  # waits for a running block
+            self._shutdown(cancel_futures=True)  # waits for a running block
         finally:
             try:
                 if getattr(self, "_broken", False):
@@ -343,6 +417,36 @@ class VideoDumpWriter:
             finally:
                 if self.tmp.exists():
                     self.tmp.unlink()
+
+    def _shutdown(self, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(cancel_futures=cancel_futures)
+
+
+def writer_in_background() -> bool:
+    """Should a dump's blocks be written by a thread of their own? Only where a core is free of
+    torch's compute threads (the CPUs this process may use outnumber them); a model on a GPU
+    leaves the cores free whatever torch's thread count, and its dump says so explicitly."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return cores > torch.get_num_threads()
+
+
+class _InlineExecutor:
+    """The executor of a writer that writes in the caller's thread: ``submit`` runs the call and
+    returns its finished future."""
+
+    def submit(self, fn, *args) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as e:  # handed back as a thread's failure would be
+            future.set_exception(e)
+        return future
+
+    def shutdown(self, cancel_futures: bool = False) -> None:
+        pass
 
 
 class NoRoom(OSError):
@@ -365,9 +469,57 @@ def errno_of(error: OSError) -> int | None:
     return int(found.group(1)) if found else error.errno
 
 
-# Channels per HDF5 chunk of ``memory`` and ``gates``: a chunk (1, 4, 8, h, w) is one frame, all
-# phases, eight channels (16 KiB on the small preset's 16² grid, 135 KiB on the paper's 46²).
+# What a writer's time goes to (VideoDumpWriter.seconds): stacking the memory into its float32
+# block, its statistics, rounding to float16, JPEG encoding, HDF5 (room check, writes, closing).
+WRITER_STAGES = ("copy", "statistics", "float16", "jpeg", "hdf5")
+
+# HDF5 chunks of ``memory`` and ``gates``: one frame, all phases, at least CHUNK_CHANNELS channels
+# and as many as fit in MAP_CHUNK_BYTES (see :func:`map_chunks`).
 CHUNK_CHANNELS = 8
+MAP_CHUNK_BYTES = 128 << 10
+
+
+def map_chunks(channels: int, h: int, w: int) -> tuple[int, int, int, int, int]:
+    """The chunk shape of a (frames, 4, C, h, w) float16 dataset: one frame, all four phases,
+    and a group of channels — every channel on the small preset's 16² grid (96 KiB: one HDF5
+    chunk write per frame), eight on the paper's 46² (135 KiB: Figure 5 reads one channel of one
+    frame, and reads its whole chunk)."""
+    per_channel = 4 * h * w * 2
+    group = max(CHUNK_CHANNELS, MAP_CHUNK_BYTES // per_channel)
+    return (1, 4, max(1, min(channels, group)), h, w)
+
+
+# The other per-frame datasets are chunked by frames: up to a block's frames per chunk, within
+# this many bytes (a reader that wants one frame reads at most this much).
+ROW_CHUNK_BYTES = 256 << 10
+
+
+def _append_rows(d: h5py.Dataset, start: int, rows: np.ndarray) -> None:
+    """Write ``rows`` into ``d`` from row ``start`` on, extending it: h5py's low-level calls (a
+    third of ``d.resize``/``d[a:b] =``'s time per call; a block writes a dozen datasets)."""
+    n = len(rows)
+    d.id.set_extent((start + n, *d.shape[1:]))
+    space = d.id.get_space()
+    space.select_hyperslab((start,) + (0,) * (rows.ndim - 1), rows.shape)
+    d.id.write(h5py.h5s.create_simple(rows.shape), space, np.ascontiguousarray(rows))
+
+
+def _cpu_float32(t) -> bool:
+    return isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.dtype == torch.float32
+
+
+def _copy_into(out: np.ndarray, value) -> None:
+    """Copy an array, a tensor (any device or float dtype) or anything NumPy reads into the
+    float32 array ``out``; a list or tuple of them (the phases) along its first axis."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(out):
+            raise ValueError(f"{len(value)} maps for {len(out)} phases")
+        for o, v in zip(out, value):
+            _copy_into(o, v)
+    elif isinstance(value, torch.Tensor):
+        torch.from_numpy(out).copy_(value.detach())  # converts on the way
+    else:
+        np.copyto(out, np.asarray(value), casting="same_kind")
 
 
 def _stack(arrays) -> np.ndarray:
