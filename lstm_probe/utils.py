@@ -107,7 +107,7 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 def crc32_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """The CRC-32 of a file, as 8 hex digits: a fingerprint that catches a damaged or replaced
-    file at a third of SHA-256's cost (not a defence against deliberate forgery)."""
+    file, cheaper than SHA-256 (not a defence against deliberate forgery)."""
     crc, buf = 0, bytearray(chunk)
     view = memoryview(buf)
     with open(path, "rb", buffering=0) as f:
