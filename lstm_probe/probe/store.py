@@ -495,8 +495,9 @@ ROW_CHUNK_BYTES = 256 << 10
 
 
 def _append_rows(d: h5py.Dataset, start: int, rows: np.ndarray) -> None:
-    """Write ``rows`` into ``d`` from row ``start`` on, extending it: h5py's low-level calls (a
-    third of ``d.resize``/``d[a:b] =``'s time per call; a block writes a dozen datasets)."""
+    """Write ``rows`` into ``d`` from row ``start`` on, extending it, with h5py's low-level calls
+    (``d.resize``/``d[a:b] =`` add Python selection machinery to each of a block's dozen
+    writes)."""
     n = len(rows)
     d.id.set_extent((start + n, *d.shape[1:]))
     space = d.id.get_space()
