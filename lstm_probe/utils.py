@@ -97,22 +97,29 @@ def write_json_atomic(path: str | os.PathLike, obj) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def crc32_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """The CRC-32 of a file, as 8 hex digits: a fingerprint that catches a damaged or replaced
-    file, cheaper than SHA-256 (not a defence against deliberate forgery)."""
-    crc, buf = 0, bytearray(chunk)
+def file_blocks(path: str | os.PathLike, chunk: int = 1 << 20) -> Iterator[memoryview]:
+    """A file's bytes, ``chunk`` at a time, read into one reused buffer (each view is valid
+    until the next is yielded)."""
+    buf = bytearray(chunk)
     view = memoryview(buf)
     with open(path, "rb", buffering=0) as f:
         while n := f.readinto(buf):
-            crc = zlib.crc32(view[:n], crc)
+            yield view[:n]
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    for block in file_blocks(path):
+        h.update(block)
+    return h.hexdigest()
+
+
+def crc32_file(path: str | os.PathLike) -> str:
+    """The CRC-32 of a file, as 8 hex digits: a fingerprint that catches a damaged or replaced
+    file, cheaper than SHA-256 (not a defence against deliberate forgery)."""
+    crc = 0
+    for block in file_blocks(path):
+        crc = zlib.crc32(block, crc)
     return f"{crc:08x}"
 
 

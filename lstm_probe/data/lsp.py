@@ -73,24 +73,19 @@ def read_lsp_joints(path: str | os.PathLike, extended: bool) -> np.ndarray:
     if not np.issubdtype(j.dtype, np.number):
         raise InputError(path, f"'joints' holds {j.dtype}, expected numbers")
     j = j.astype(np.float64)
-    if extended:
-        if j.ndim != 3 or j.shape[:2] != (14, 3):
-            hint = (
-                " (this looks like the original LSP: use lsp:ROOT)"
-                if j.shape[:2] == (3, 14)
-                else ""
-            )
-            raise InputError(path, f"'joints' has shape {j.shape}, expected (14, 3, N){hint}")
-        return j.transpose(2, 0, 1).copy()
-    if j.ndim != 3 or j.shape[:2] != (3, 14):
-        hint = (
-            " (this looks like LSP-extended: use lsp-extended:ROOT)"
-            if j.shape[:2] == (14, 3)
-            else ""
+    # (expected shape, the other variant's, its name and dataset spec, axes to (N, 14, 3))
+    want, other, name, spec, axes = (
+        ((14, 3), (3, 14), "the original LSP", "lsp:ROOT", (2, 0, 1)) if extended
+        else ((3, 14), (14, 3), "LSP-extended", "lsp-extended:ROOT", (2, 1, 0))
+    )  # fmt: skip
+    if j.ndim != 3 or j.shape[:2] != want:
+        hint = f" (this looks like {name}: use {spec})" if j.shape[:2] == other else ""
+        raise InputError(
+            path, f"'joints' has shape {j.shape}, expected ({want[0]}, {want[1]}, N){hint}"
         )
-        raise InputError(path, f"'joints' has shape {j.shape}, expected (3, 14, N){hint}")
-    out = j.transpose(2, 1, 0).copy()
-    out[:, :, 2] = 1.0 - out[:, :, 2]  # LSP's flag is 1 for occluded
+    out = j.transpose(axes).copy()
+    if not extended:
+        out[:, :, 2] = 1.0 - out[:, :, 2]  # LSP's flag is 1 for occluded
     return out
 
 

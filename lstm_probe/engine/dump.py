@@ -31,6 +31,7 @@ from ..probe.store import (
     new_manifest,
     safe_video_id,
     save_manifest,
+    writer_in_background,
 )
 from ..transforms.augment import CropPolicy
 from ..transforms.heatmaps import HeatmapCodec
@@ -354,7 +355,7 @@ def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: i
         flags={k: v for k, v in ann.flags.items() if k in ("occluded", "cue_visible")},
         gates=options.gates,
         hidden=options.hidden,
-        background=True if dev.type == "cuda" else None,  # a GPU model leaves the cores free
+        background=writer_in_background(dev),
     )
     try:
         probe = MemoryProbe(model, options.points, channels=options.channels, keep="latest")

@@ -53,7 +53,7 @@ import shutil
 import threading
 import time
 import traceback
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 
@@ -164,12 +164,11 @@ class VideoDumpWriter:
         self._maps16 = np.empty(shape, np.float16)
         self._filling = 0
         self.seconds = dict.fromkeys(WRITER_STAGES, 0.0)  # time spent per stage, all blocks
-        if self.background:
-            self._pool = ThreadPoolExecutor(
-                1, thread_name_prefix="dump-writer", initializer=_writer_thread
-            )
-        else:
-            self._pool = _InlineExecutor()
+        self._pool = (
+            ThreadPoolExecutor(1, thread_name_prefix="dump-writer", initializer=_writer_thread)
+            if self.background
+            else None
+        )
 
         def ds(name, shape, dtype, chunks=None):
             if chunks is None:  # a block's rows per chunk: one HDF5 chunk write per block
@@ -261,12 +260,19 @@ class VideoDumpWriter:
         """Write the filled block: in the background after the previous block has landed (so at
         most two blocks are in memory and errors surface at the next block), or here and now."""
         self._landed()
-        if self._block:
-            block, self._block = self._block, []
-            which, self._filling = self._filling, (self._filling + 1) % len(self._maps)
+        if not self._block:
+            return
+        block, self._block = self._block, []
+        which, self._filling = self._filling, (self._filling + 1) % len(self._maps)
+        if self._pool is not None:
             self._inflight = self._pool.submit(self._write_block, block, self._maps[which])
-            if not self.background:
-                self._landed()
+            return
+        failure = None
+        try:
+            self._write_block(block, self._maps[which])
+        except BaseException as e:  # raised below, outside the handler, as a thread's failure
+            failure = e
+        self._raise(failure)
 
     def _landed(self) -> None:
         """Wait for the block in flight; raise what failed in it."""
@@ -274,6 +280,10 @@ class VideoDumpWriter:
             return
         failure = self._inflight.exception()
         self._inflight = None
+        self._raise(failure)
+
+    def _raise(self, failure: BaseException | None) -> None:
+        """Raise a block's failure: a refused write as :meth:`_write_failed` words it."""
         if isinstance(failure, OSError):
             raise self._write_failed(failure)
         if failure is not None:
@@ -419,34 +429,21 @@ class VideoDumpWriter:
                     self.tmp.unlink()
 
     def _shutdown(self, cancel_futures: bool = False) -> None:
-        self._pool.shutdown(cancel_futures=cancel_futures)
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=cancel_futures)
 
 
-def writer_in_background() -> bool:
-    """Should a dump's blocks be written by a thread of their own? Only where a core is free of
-    torch's compute threads (the CPUs this process may use outnumber them); a model on a GPU
-    leaves the cores free whatever torch's thread count, and its dump says so explicitly."""
+def writer_in_background(device: torch.device | str | None = None) -> bool:
+    """Should a dump's blocks be written by a thread of their own? For a model on a GPU (it
+    leaves the cores free, whatever torch's thread count), else only where a core is free of
+    torch's compute threads (the CPUs this process may use outnumber them)."""
+    if device is not None and torch.device(device).type == "cuda":
+        return True
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
     return cores > torch.get_num_threads()
-
-
-class _InlineExecutor:
-    """The executor of a writer that writes in the caller's thread: ``submit`` runs the call and
-    returns its finished future."""
-
-    def submit(self, fn, *args) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args))
-        except BaseException as e:  # handed back as a thread's failure would be
-            future.set_exception(e)
-        return future
-
-    def shutdown(self, cancel_futures: bool = False) -> None:
-        pass
 
 
 class NoRoom(OSError):
