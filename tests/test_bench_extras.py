@@ -23,3 +23,32 @@ def test_peak_rss_takes_any_dump_lengths(tiny_checkpoint):
 def test_render_time_counts_every_frame():
     videos = list(SyntheticVideos(split="test", num_videos=2, num_frames=3))
     assert fastpath.render_ms(videos) > 0
+
+
+def test_shares_pair_each_run_with_the_plain_run_beside_it():
+    """A machine that slows down between rounds moves every variant alike: paired shares see
+    through it where a ratio of medians would not."""
+    times = {"plain": [1.0, 2.0, 2.0], "dump": [1.1, 2.2, 2.2], "other": [2.0, 2.0, 2.0]}
+    share, span = probe_cost.paired_shares(times)
+    assert share["plain"] == 1.0 and span["plain"] == [1.0, 1.0]
+    assert abs(share["dump"] - 1 / 1.1) < 1e-12 and span["dump"][1] - span["dump"][0] < 1e-12
+    assert share["other"] == 1.0 and span["other"] == [0.5, 1.0]
+
+
+def test_probe_report_prints_shares_with_their_range_and_busy_cores():
+    fps = {"plain": 200.0, "recording": 198.0, "detached": 199.0, "dump": 180.0}
+    result = {
+        "machine": {"date": "d", "cpu": "cpu", "cores": 2, "torch": "t", "threads": 2,
+                    "device": "cpu", "bf16_native": False},
+        "checkpoint": "c.pt", "accel": "fp32", "input_size": 128, "frames": 10,
+        "repeats": 3, "fps": fps, "fps_range": {k: [v, v] for k, v in fps.items()},
+        "relative": {"plain": 1.0, "recording": 0.99, "detached": 0.995, "dump": 0.9},
+        "relative_range": {"plain": [1, 1], "recording": [0.98, 1], "detached": [0.99, 1],
+                           "dump": [0.88, 0.93]},
+        "cores_busy": dict.fromkeys(fps, 1.99), "peak_rss_mib": {0: 300.0},
+        "dump_stages_ms": {"jpeg": 0.1}, "dump_extra_ms": 0.5 / 0.9 - 0.5,
+    }  # fmt: skip
+    text = probe_cost.report(result)
+    line = next(row for row in text.splitlines() if row.startswith("dump "))
+    assert "90.0 % (88.0–93.0)" in line and line.rstrip().endswith("1.99")
+    assert "cores busy" in text and "by stage" in text

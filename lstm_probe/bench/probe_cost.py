@@ -4,8 +4,13 @@ Variants, run interleaved ``repeats`` times (median frames/s): ``plain`` streami
 attached), ``recording`` the four memory phases and the belief as a dump does (the current frame
 only), ``detached`` (a probe attached then removed), and a ``dump`` of the video by the loaded
 model (``dump_model``: the probe, statistics, JPEG and HDF5 writes; loading the checkpoint is left
-out). Live speed is the recording rate. Peak memory: the peak resident set of a fresh process that
-loads the checkpoint and dumps videos of growing length (``dump_videos``); :func:`peak_rss` alone,
+out). Live speed is the recording rate. A variant's share of plain streaming is the median over
+rounds of its ratio to the plain run of the same round: a shared machine's speed drifts by more
+than the effects measured here between rounds (the first rounds of a process run slower), and
+within a round the drift cancels; one stream and one dump before the first round warm up. Each
+variant's cores busy (process CPU time over wall time) shows how much of the machine plain
+streaming leaves to a writer: on a CPU whose cores the model's threads fill, the dump's writing
+adds to the frame time. Peak memory: the peak resident set of a fresh process that loads the checkpoint and dumps videos of growing length (``dump_videos``); :func:`peak_rss` alone,
 for any lengths: ``python -m lstm_probe.bench.probe_cost --peak-lengths 250 1000 3000``.
 """
 
@@ -51,7 +56,7 @@ def run(
     checkpoint,
     accel: str = "auto",
     frames: int = 300,
-    repeats: int = 3,
+    repeats: int = 5,
     peak_lengths=(250, 1000),
     device: torch.device | str = "cpu",
 ) -> dict:
@@ -81,30 +86,47 @@ def run(
 
     variants = {"plain": stream, "recording": recording, "detached": detached, "dump": dump}
     times: dict[str, list[float]] = {k: [] for k in variants}
+    cpu: dict[str, list[float]] = {k: [] for k in variants}  # process CPU seconds per run
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
-        stream()  # warm-up
+        stream()  # warm-up: the model, the allocator, HDF5 and the writer's first file
+        dump(tmp / "warm-up")
+        shutil.rmtree(tmp / "warm-up")
+        spent.clear()
         for r in range(repeats):
             for name, fn in variants.items():
                 args = (tmp / f"dump{r}",) if name == "dump" else ()
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 fn(*args)
                 times[name].append(time.perf_counter() - t)
+                cpu[name].append(time.process_time() - c)
             shutil.rmtree(tmp / f"dump{r}")
         peaks = peak_rss(checkpoint, peak_lengths, accel, tmp)
     fps = {k: frames / median(v) for k, v in times.items()}
     spread = {k: [frames / max(v), frames / min(v)] for k, v in times.items()}
+    share, share_range = paired_shares(times)
     plain_ms = 1000 / fps["plain"]
     stages = {k: 1000 * v / (frames * repeats) for k, v in spent.items()}
     return {
         "machine": info, "checkpoint": str(checkpoint), "accel": model.accel.mode,
         "input_size": model.config.input_size,
         "frames": frames, "repeats": repeats, "fps": fps,
-        "fps_range": spread, "relative": {k: v / fps["plain"] for k, v in fps.items()},
+        "fps_range": spread,
+        "relative": share, "relative_range": share_range,  # paired, round by round
+        "cores_busy": {k: median([c / w for c, w in zip(cpu[k], times[k])]) for k in times},
         "peak_rss_mib": peaks,
         "dump_stages_ms": stages,  # ms per frame beside the model, per stage
-        "dump_extra_ms": 1000 / fps["dump"] - plain_ms,  # the dump's ms per frame over plain
+        "dump_extra_ms": plain_ms / share["dump"] - plain_ms,  # the dump's ms/frame over plain
     }  # fmt: skip
+
+
+def paired_shares(times: dict[str, list[float]]) -> tuple[dict, dict]:
+    """{variant: seconds of each round} -> each variant's share of plain streaming, the median
+    over rounds of plain's time over its time in the same round, and {variant: [lowest,
+    highest]} of those ratios."""
+    ratios = {k: [p / x for p, x in zip(times["plain"], v, strict=True)] for k, v in times.items()}
+    return ({k: median(v) for k, v in ratios.items()},
+            {k: [min(v), max(v)] for k, v in ratios.items()})  # fmt: skip
 
 
 def run_untrained(preset: str = "paper", device: torch.device | str = "cpu", **kw) -> dict:
@@ -167,16 +189,22 @@ def _child(checkpoint: str, frames: int, accel: str, out: str) -> None:
 
 def report(result: dict) -> str:
     fps, rel = result["fps"], result["relative"]
-    lo_hi = result["fps_range"]
-    rows = [
-        [k, fps[k], f"{lo_hi[k][0]:.1f}–{lo_hi[k][1]:.1f}", f"{100 * rel[k]:.1f} %"] for k in fps
-    ]
+    lo_hi, rel_lo_hi = result["fps_range"], result.get("relative_range", {})
+
+    def share(k: str) -> str:
+        lo, hi = rel_lo_hi.get(k, (rel[k], rel[k]))
+        return f"{100 * rel[k]:.1f} % ({100 * lo:.1f}–{100 * hi:.1f})"
+
+    busy = result.get("cores_busy", {})
+    rows = [[k, fps[k], f"{lo_hi[k][0]:.1f}–{lo_hi[k][1]:.1f}", share(k),
+             f"{busy[k]:.2f}" if k in busy else "–"] for k in fps]  # fmt: skip
     return "\n".join([
         header(result["machine"]),
         f"{result['checkpoint']} ({result['accel']}, {result['input_size']}-px crops), one "
         f"synthetic video × {result['frames']} "
-        f"frames, median of {result['repeats']} interleaved runs",
-        table(rows, ["variant", "frames/s", "range over runs", "of plain"]),
+        f"frames, median of {result['repeats']} interleaved runs; of plain: the median (range) "
+        "of each run's ratio to the plain run beside it",
+        table(rows, ["variant", "frames/s", "range over runs", "of plain", "cores busy"]),
         *report_stages(result),
         report_peak_rss(result["peak_rss_mib"]),
     ])  # fmt: skip
