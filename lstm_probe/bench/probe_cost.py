@@ -189,15 +189,14 @@ def _child(checkpoint: str, frames: int, accel: str, out: str) -> None:
 
 def report(result: dict) -> str:
     fps, rel = result["fps"], result["relative"]
-    lo_hi, rel_lo_hi = result["fps_range"], result.get("relative_range", {})
+    lo_hi, rel_lo_hi, busy = result["fps_range"], result["relative_range"], result["cores_busy"]
 
     def share(k: str) -> str:
-        lo, hi = rel_lo_hi.get(k, (rel[k], rel[k]))
+        lo, hi = rel_lo_hi[k]
         return f"{100 * rel[k]:.1f} % ({100 * lo:.1f}–{100 * hi:.1f})"
 
-    busy = result.get("cores_busy", {})
-    rows = [[k, fps[k], f"{lo_hi[k][0]:.1f}–{lo_hi[k][1]:.1f}", share(k),
-             f"{busy[k]:.2f}" if k in busy else "–"] for k in fps]  # fmt: skip
+    rows = [[k, fps[k], f"{lo_hi[k][0]:.1f}–{lo_hi[k][1]:.1f}", share(k), f"{busy[k]:.2f}"]
+            for k in fps]  # fmt: skip
     return "\n".join([
         header(result["machine"]),
         f"{result['checkpoint']} ({result['accel']}, {result['input_size']}-px crops), one "
