@@ -93,7 +93,7 @@ def write_planted_dump(
             cell = planted_memory(joints, rng)
             f = FORGET[:, None, None] * np.ones_like(cell)
             forget_term = f * prev
-            memory = np.stack([prev, forget_term, cell - forget_term, cell])
+            memory = np.stack([forget_term, cell - forget_term, cell])  # prev_cell: prev
             kp = (joints * CELL + CELL / 2).astype(np.float32)
             gate = None
             if gates:

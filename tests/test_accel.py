@@ -150,7 +150,7 @@ def _writer(path, **kw):
 def test_block_writer_stores_every_frame_in_order(tmp_path, n, background):
     rng = np.random.default_rng(0)
     w = _writer(tmp_path / "v.h5", block=4, background=background)
-    memory = rng.normal(size=(n, 4, 2, 4, 4)).astype(np.float16)
+    memory = rng.normal(size=(n, 3, 2, 4, 4)).astype(np.float16)  # the stored phases
     frames = np.stack([np.full((24, 32, 3), 20 * t + 5) for t in range(n)]).astype(np.uint8)
     for t in range(n):
         w.append(t + 3, frames[t], memory[t], np.zeros((15, 4, 4), np.float32),
@@ -172,7 +172,7 @@ def test_block_writer_error_surfaces_and_abort_leaves_nothing(tmp_path, backgrou
     """A frame that cannot be encoded fails its block: at the frame that fills it (written in
     the caller's thread) or at a later one (in the background)."""
     w = _writer(tmp_path / "v.h5", block=2, background=background)
-    good = (np.zeros((4, 2, 4, 4), np.float16), np.zeros((15, 4, 4)), np.zeros((14, 2)),
+    good = (np.zeros((3, 2, 4, 4), np.float16), np.zeros((15, 4, 4)), np.zeros((14, 2)),
             np.zeros(14), np.eye(2, 3))  # fmt: skip
     w.append(0, np.zeros((24, 32, 3), np.uint8), *good)
     with pytest.raises(InputError, match="frame 1 could not be encoded"):
@@ -198,6 +198,8 @@ def test_bench_command_runs_every_benchmark_quickly(tmp_path, capsys):
     from lstm_probe.probe.store import WRITER_STAGES
 
     assert set(res["probe"]["dump_stages_ms"]) == {*WRITER_STAGES, "fingerprint", "manifest"}
+    kib = res["probe"]["dump_kib_per_frame"]  # the tiny quick model: 3 phases of 8 × 8² float16
+    assert kib["memory"] <= kib["file"] and "KiB per frame" in text
     assert "by stage" in text
     assert main(["bench", "nonsense"]) == 2
 

@@ -47,8 +47,10 @@ def test_probe_report_prints_shares_with_their_range_and_busy_cores():
                            "dump": [0.88, 0.93]},
         "cores_busy": dict.fromkeys(fps, 1.99), "peak_rss_mib": {0: 300.0},
         "dump_stages_ms": {"jpeg": 0.1}, "dump_extra_ms": 0.5 / 0.9 - 0.5,
+        "dump_kib_per_frame": {"file": 97.25, "memory": 72.0},
     }  # fmt: skip
     text = probe_cost.report(result)
     line = next(row for row in text.splitlines() if row.startswith("dump "))
     assert "90.0 % (88.0–93.0)" in line and line.rstrip().endswith("1.99")
     assert "cores busy" in text and "by stage" in text
+    assert "a dump file: 97.2 KiB per frame, of which the memory 72.0 KiB" in text

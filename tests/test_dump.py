@@ -21,12 +21,15 @@ from lstm_probe.viz.overlay import map_to_frame
 def test_dump_round_trip_and_identities(tiny_dump):
     dump = open_dump(tiny_dump)
     man = dump.manifest
-    assert man["format_version"] == 1 and man["channels"] == 8 and man["grid_size"] == 8
+    assert man["format_version"] == 2 and man["channels"] == 8 and man["grid_size"] == 8
     assert len(man["checkpoint"]["sha256"]) == 64
     assert all(v["status"] == "done" for v in man["videos"])
     v = dump.video(dump.video_ids[0])
     assert v.memory.shape == (8, 4, 8, 8, 8) and v.memory.dtype == np.float16
-    assert v.memory.chunks == (1, 4, 8, 8, 8)  # eight channels of a frame, all phases
+    # stored: forget_term, input_term, cell; chunks of eight channels of a frame, all of them
+    assert v.memory.stored.shape == (8, 3, 8, 8, 8) and v.memory.stored.chunks == (1, 3, 8, 8, 8)
+    assert list(v.memory.stored.attrs["phases"]) == ["forget_term", "input_term", "cell"]
+    assert np.array_equal(v.memory[1:, 0], v.memory[:-1, 3])  # prev_cell: the cell before
     assert v.keypoints.shape == (8, 14, 2) and v.keypoints_gt.shape == (8, 14, 2)
     video = SyntheticVideos(split="test", num_videos=2, num_frames=8, occluder_prob=1.0)[0]
     assert np.allclose(v.bbox, video.annotations.bbox)  # the PCK normaliser travels with the dump

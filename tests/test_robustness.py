@@ -107,31 +107,44 @@ def test_resume_redoes_a_finished_video_whose_file_changed(tmp_path, tiny_checkp
     assert second.stat().st_mtime_ns == untouched  # the intact one was not touched
 
 
-def test_resume_checks_size_and_crc_and_reads_older_sha256_entries(tmp_path, tiny_checkpoint):
+def test_resume_checks_size_and_hash_and_reads_older_entries(tmp_path, tiny_checkpoint):
+    """A finished video is trusted by its size and XXH3 hash; entries of older dumps (size and
+    CRC-32; sha256 alone) are verified as they were written."""
     from lstm_probe.data import SyntheticVideos
-    from lstm_probe.utils import sha256_file
+    from lstm_probe.utils import crc32_file, sha256_file, xxh3_file
 
     videos = list(SyntheticVideos(split="test", num_videos=2, num_frames=4))
     out = dump_videos(tiny_checkpoint, videos, tmp_path / "d", progress=False)
     mpath = out / "manifest.json"
     manifest = json.loads(mpath.read_text())
     first, second = (dict(e) for e in manifest["videos"])
-    assert first["bytes"] == (out / first["file"]).stat().st_size and len(first["crc32"]) == 8
-    for e in manifest["videos"]:  # as a dump made before sizes and CRCs recorded them
-        e["sha256"] = sha256_file(out / e["file"])
-        del e["bytes"], e["crc32"]
-    mpath.write_text(json.dumps(manifest))
+    assert first["bytes"] == (out / first["file"]).stat().st_size
+    assert first["xxh3"] == xxh3_file(out / first["file"]) and len(first["xxh3"]) == 16
     stamps = [(out / e["file"]).stat().st_mtime_ns for e in manifest["videos"]]
-    dump_videos(tiny_checkpoint, videos, out, progress=False)
-    assert [(out / e["file"]).stat().st_mtime_ns for e in manifest["videos"]] == stamps
-    redone = json.loads(mpath.read_text())["videos"]
-    assert [e.get("sha256") for e in redone] == [e["sha256"] for e in manifest["videos"]]
-    path = out / second["file"]  # a byte appended: the size differs, the video is redone
+    for older in ("crc32", "sha256"):  # as dumps made before XXH3, and before sizes
+        for e in manifest["videos"]:
+            path = out / e["file"]
+            e.pop("xxh3", None), e.pop("crc32", None)
+            if older == "crc32":
+                e["crc32"] = crc32_file(path)
+            else:
+                e["sha256"] = sha256_file(path)
+                del e["bytes"]
+        mpath.write_text(json.dumps(manifest))
+        dump_videos(tiny_checkpoint, videos, out, progress=False)
+        assert [(out / e["file"]).stat().st_mtime_ns for e in manifest["videos"]] == stamps
+        kept = json.loads(mpath.read_text())["videos"]
+        assert [e.get(older) for e in kept] == [e[older] for e in manifest["videos"]]
+    path = out / second["file"]  # a byte appended: the sha256 differs, the video is redone
     path.write_bytes(path.read_bytes() + b"\0")
     dump_videos(tiny_checkpoint, videos, out, progress=False)
     assert (out / first["file"]).stat().st_mtime_ns == stamps[0]
     entry = json.loads(mpath.read_text())["videos"][1]
     assert entry["bytes"] == path.stat().st_size == second["bytes"] and "sha256" not in entry
+    assert entry["xxh3"] == xxh3_file(path)
+    path.write_bytes(path.read_bytes()[:-1] + b"\1")  # the same size, one byte changed
+    dump_videos(tiny_checkpoint, videos, out, progress=False)
+    assert xxh3_file(path) == json.loads(mpath.read_text())["videos"][1]["xxh3"] == entry["xxh3"]
 
 
 def test_a_used_run_folder_needs_resume_or_overwrite(tmp_path, capsys):

@@ -46,7 +46,7 @@ def test_writer_settings_store_identical_arrays(tmp_path, background):
     background) stores exactly what the former per-frame path stored: statistics of the float32
     maps, float16 memory as torch rounds it, every JPEG."""
     rng = np.random.default_rng(1)
-    memory = (rng.standard_normal((37, 4, 12, 6, 6)) * 40).astype(np.float32)
+    memory = (rng.standard_normal((37, 3, 12, 6, 6)) * 40).astype(np.float32)  # stored phases
     memory[3, :, :, 2, 2] = memory[3, :, :, 0, 0]  # arg-max ties
     memory[5, 0, 0, 0, 0] = 70000.0  # overflows float16
     frames = rng.integers(0, 256, (37, 30, 40, 3), dtype=np.uint8)
@@ -59,21 +59,22 @@ def test_writer_settings_store_identical_arrays(tmp_path, background):
         else:
             np.testing.assert_array_equal(old[k], new[k], err_msg=k)
     with h5py.File(tmp_path / "new.h5") as f:
-        assert f["memory"].chunks == (1, 4, 12, 6, 6)  # every channel of a frame: 3.4 KiB
+        assert f["memory"].chunks == (1, 3, 12, 6, 6)  # every channel of a frame: 2.5 KiB
 
 
 def test_memory_chunks_hold_one_frame_and_a_group_of_channels():
-    assert store.map_chunks(48, 16, 16) == (1, 4, 48, 16, 16)  # small preset: 96 KiB, one chunk
-    assert store.map_chunks(48, 46, 46) == (1, 4, 8, 46, 46)  # paper: 135 KiB of 812 KiB
-    assert store.map_chunks(3, 46, 46) == (1, 4, 3, 46, 46)
-    assert store.map_chunks(512, 8, 8) == (1, 4, 256, 8, 8)  # 128 KiB
+    assert store.map_chunks(48, 16, 16, 3) == (1, 3, 48, 16, 16)  # small preset: 72 KiB, one chunk
+    assert store.map_chunks(48, 46, 46, 3) == (1, 3, 10, 46, 46)  # paper: 127 KiB of 609 KiB
+    assert store.map_chunks(48, 46, 46, 4) == (1, 4, 8, 46, 46)  # the gates: 135 KiB
+    assert store.map_chunks(3, 46, 46, 3) == (1, 3, 3, 46, 46)
+    assert store.map_chunks(512, 8, 8, 4) == (1, 4, 256, 8, 8)  # 128 KiB
 
 
 def test_writer_takes_the_phases_as_tensors_or_one_array(tmp_path):
-    """The dump hands the writer the four recorded phases (tensors, float32 or bfloat16); the
-    writer stores what it would store from the stacked float32 array."""
+    """The dump hands the writer the three stored phases as recorded (tensors, float32 or
+    bfloat16); the writer stores what it would store from the stacked float32 array."""
     rng = np.random.default_rng(2)
-    memory = rng.standard_normal((5, 4, 3, 4, 4)).astype(np.float32)
+    memory = rng.standard_normal((5, 3, 3, 4, 4)).astype(np.float32)
     paths = {}
     for how in ("array", "tensors", "bf16"):
         w = VideoDumpWriter(
@@ -107,10 +108,10 @@ def test_blocks_are_written_in_the_background_only_beside_free_cores(monkeypatch
 
 def test_writer_block_is_bounded_by_bytes(tmp_path):
     w = VideoDumpWriter(tmp_path / "v.h5", "v", 48, 46, 13, (8, 8), {}, labelled=False)
-    assert w.block == (32 << 20) // (4 * 48 * 46 * 46 * 4)  # paper preset: 20 frames
+    assert w.block == (32 << 20) // (3 * 48 * 46 * 46 * 4)  # paper preset: 27 frames
     w.abort()
     w = VideoDumpWriter(tmp_path / "v.h5", "v", 48, 16, 13, (8, 8), {}, labelled=False)
-    assert w.block == 32
+    assert w.block == 64  # small preset: 64 frames, 9 MiB of float32 memory
     w.abort()
 
 

@@ -131,12 +131,12 @@ def test_filters_other_than_the_usual_ones_are_refused_gzip_is_read(dump):
 def test_declared_but_unstored_data_and_huge_chunks_are_refused(dump, monkeypatch):
     d, h5, vid = dump
     with h5py.File(h5, "r+") as f:  # 8 frames of memory that the file never stored
-        rewrite(f, "memory", shape=(8, 4, 8, 8, 8), dtype="f2", chunks=(1, 4, 1, 8, 8))
+        rewrite(f, "memory", shape=(8, 3, 8, 8, 8), dtype="f2", chunks=(1, 3, 1, 8, 8))
     refused(d, vid, "'/memory'", "stores fewer")
     with h5py.File(h5, "r+") as f:
-        rewrite(f, "memory", np.zeros((8, 4, 8, 8, 8), np.float16), chunks=(8, 4, 8, 8, 8))
+        rewrite(f, "memory", np.zeros((8, 3, 8, 8, 8), np.float16), chunks=(8, 3, 8, 8, 8))
     open_dump(d).video(vid)
-    monkeypatch.setattr(store, "MAX_CHUNK_BYTES", 16 << 10)  # the 32 KiB chunk is now too big
+    monkeypatch.setattr(store, "MAX_CHUNK_BYTES", 16 << 10)  # the 24 KiB chunk is now too big
     refused(d, vid, "'/memory'", "chunks")
 
 
@@ -260,11 +260,11 @@ def test_sizes_are_bounded_before_anything_is_read(dump):
     d, h5, vid = dump
     with h5py.File(h5, "r+") as f:
         n = store.MAX_FRAMES + 1
-        rewrite(f, "memory", shape=(n, 4, 8, 8, 8), dtype="f2", chunks=(1, 4, 1, 8, 8))
+        rewrite(f, "memory", shape=(n, 3, 8, 8, 8), dtype="f2", chunks=(1, 3, 1, 8, 8))
     refused(d, vid, f"{n} frames, outside 1..{store.MAX_FRAMES}")
     with h5py.File(h5, "r+") as f:
         n = store.MAX_CHANNELS + 1
-        rewrite(f, "memory", shape=(8, 4, n, 8, 8), dtype="f2", chunks=(1, 4, 1, 8, 8))
+        rewrite(f, "memory", shape=(8, 3, n, 8, 8), dtype="f2", chunks=(1, 3, 1, 8, 8))
     refused(d, vid, f"{n} channels, outside 1..{store.MAX_CHANNELS}")
 
 

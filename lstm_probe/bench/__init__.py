@@ -98,7 +98,7 @@ def _jobs(name: str, o: BenchOptions, dev) -> Iterator[tuple]:
         from . import probe_cost as b
 
         yield name, b, lambda: b.run(o.checkpoint, "auto", o.frames or (20 if q else 600),
-                                     1 if q else 5, (10, 40) if q else (250, 1000), dev)  # fmt: skip
+                                     1 if q else 9, (10, 40) if q else (250, 1000), dev)  # fmt: skip
         if not q:  # the paper preset too, where compute dwarfs the writing
             yield "probe_paper", b, lambda: b.run_untrained("paper", dev)
     elif name == "train":

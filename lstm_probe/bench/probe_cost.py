@@ -91,6 +91,7 @@ def run(
         tmp = Path(scratch)
         stream()  # warm-up: the model, the allocator, HDF5 and the writer's first file
         dump(tmp / "warm-up")
+        stored = _stored_bytes(tmp / "warm-up")
         shutil.rmtree(tmp / "warm-up")
         spent.clear()
         for r in range(repeats):
@@ -117,7 +118,20 @@ def run(
         "peak_rss_mib": peaks,
         "dump_stages_ms": stages,  # ms per frame beside the model, per stage
         "dump_extra_ms": plain_ms / share["dump"] - plain_ms,  # the dump's ms/frame over plain
+        "dump_kib_per_frame": {k: v / 1024 / frames for k, v in stored.items()},
     }  # fmt: skip
+
+
+def _stored_bytes(dump: Path) -> dict[str, int]:
+    """Bytes of a dump's video files, and of the memory within them (its stored chunks)."""
+    import h5py
+
+    files = sorted((dump / "videos").glob("*.h5"))
+    memory = 0
+    for path in files:
+        with h5py.File(path, "r") as f:
+            memory += f["memory"].id.get_storage_size()
+    return {"file": sum(p.stat().st_size for p in files), "memory": memory}
 
 
 def paired_shares(times: dict[str, list[float]]) -> tuple[dict, dict]:
@@ -205,6 +219,9 @@ def report(result: dict) -> str:
         "of each run's ratio to the plain run beside it",
         table(rows, ["variant", "frames/s", "range over runs", "of plain", "cores busy"]),
         *report_stages(result),
+        "a dump file: {file:.1f} KiB per frame, of which the memory {memory:.1f} KiB".format(
+            **result["dump_kib_per_frame"]
+        ),
         report_peak_rss(result["peak_rss_mib"]),
     ])  # fmt: skip
 

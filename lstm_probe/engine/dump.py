@@ -25,6 +25,8 @@ from ..domain import warn_domain
 from ..models import GATE_POINTS, MEMORY_PHASES
 from ..probe.recorder import MemoryProbe
 from ..probe.store import (
+    FORMAT_VERSION,
+    STORED_PHASES,
     Dump,
     VideoDumpWriter,
     check_manifest,
@@ -35,7 +37,14 @@ from ..probe.store import (
 )
 from ..transforms.augment import CropPolicy
 from ..transforms.heatmaps import HeatmapCodec
-from ..utils import InputError, crc32_file, progress_bar, sha256_file, write_json_atomic
+from ..utils import (
+    InputError,
+    crc32_file,
+    progress_bar,
+    sha256_file,
+    write_json_atomic,
+    xxh3_file,
+)
 from .accel import accel_of, resolve_accel
 from .distributed import Shard, init_distributed
 from .infer import test_policy
@@ -160,6 +169,8 @@ def dump_model(
                 raise InputError(
                     out, "holds a dump with other --channels/--gates/--hidden; choose a new --out"
                 )
+            # the files written from now on are of this format (its reader reads older files)
+            manifest["format_version"] = FORMAT_VERSION
             return manifest
         model_info = {"name": model.name, "preset": preset, "config": cfg.to_dict()}
         manifest = new_manifest(model_info, source, C, cfg.grid_size, options.points)
@@ -207,9 +218,9 @@ def dump_model(
                 save(out, manifest)
             n = _dump_one(model, video, out / fname, codec, policy, dev, options, C, spent)
             with _timed(spent, "fingerprint"):
-                size, crc = (out / fname).stat().st_size, crc32_file(out / fname)
+                size, xxh3 = (out / fname).stat().st_size, xxh3_file(out / fname)
             e.update(status="done", num_frames=n, accel=accel_of(model).mode,
-                     attrs=_plain(video.attrs), bytes=size, crc32=crc)  # fmt: skip
+                     attrs=_plain(video.attrs), bytes=size, xxh3=xxh3)  # fmt: skip
             with _timed(spent, "manifest"):
                 save(out, manifest)
             bar.update(1)
@@ -259,11 +270,14 @@ def _read_rank_manifest(path: Path) -> dict:
 
 def _finished(out: Path, entry: dict) -> bool:
     """Is this manifest entry's video really finished? Its file must exist and have the size and
-    CRC-32 recorded when it was written (dumps before them: its sha256; older still: open and
-    validate it, and count its frames); a video that fails is redone, never trusted."""
+    XXH3 hash recorded when it was written (dumps before them: size and CRC-32, or sha256;
+    older still: open and validate it, and count its frames); a video that fails is redone,
+    never trusted."""
     path = out / entry["file"]
     if entry.get("status") != "done" or not path.is_file():
         return False
+    if "xxh3" in entry:
+        return path.stat().st_size == entry.get("bytes") and xxh3_file(path) == entry["xxh3"]
     if "crc32" in entry:
         return path.stat().st_size == entry.get("bytes") and crc32_file(path) == entry["crc32"]
     if "sha256" in entry:
@@ -358,14 +372,17 @@ def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: i
         background=writer_in_background(dev),
     )
     try:
-        probe = MemoryProbe(model, options.points, channels=options.channels, keep="latest")
+        # not recorded: prev_cell (the store reads it as the cell of the frame before) and the
+        # belief (the stream yields it)
+        points = [p for p in options.points if p not in ("prev_cell", "belief")]
+        probe = MemoryProbe(model, points, channels=options.channels, keep="latest")
         crops = crops_for(video, policy, options.crop)
         with probe:
             for r in stream_video(model, video, crops, codec, dev, start, stop):
                 rec = probe.latest
-                # the four phases (C, h, w), copied by the writer into its float32 block; on a
-                # GPU a copy to host memory the writer thread waits for
-                mem = [rec[p][0] for p in MEMORY_PHASES]
+                # the stored phases (C, h, w), copied by the writer into its float32 block; on
+                # a GPU a copy to host memory the writer thread waits for
+                mem = [rec[p][0] for p in STORED_PHASES]
                 if dev.type == "cuda":
                     mem = _host(torch.stack(mem).float())
                 gt = None

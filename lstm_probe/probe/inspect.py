@@ -82,12 +82,15 @@ def _check(dump) -> dict:
             continue
         e_sum, e_chain = memory_identity_errors(v.memory)
         good = e_sum <= TOLERANCE and e_chain <= TOLERANCE
+        # format 2 stores the cell once: prev_cell(t) is read as cell(t−1), nothing to check
+        chain = ("prev=cell(t-1) stored once" if v.memory.derives_prev_cell
+                 else f"prev=cell(t-1) err {e_chain:.1e}")  # fmt: skip
         first = v.memory[0, :2].astype(np.float32)
         zero0 = v.first_frame != 0 or not np.any(first)
         ok &= good and zero0
         lines.append(
             f"  {v.video_id}: {v.num_frames} frames {v.frame_size[0]}×{v.frame_size[1]}, "
-            f"C=f⊙C+i⊙g err {e_sum:.1e}, prev=cell(t-1) err {e_chain:.1e}"
+            f"C=f⊙C+i⊙g err {e_sum:.1e}, {chain}"
             f"{'' if zero0 else ', frame 0 prev/forget not zero'} -> {'ok' if good and zero0 else 'FAILED'}"
         )
     videos = dump.path / "videos"

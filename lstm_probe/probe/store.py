@@ -7,11 +7,16 @@
 
 Per video (F frames, C channels, h×w grid, J joints):
 
-    memory        float16 [F, 4, C, h, w]  phases prev_cell, forget_term, input_term, cell;
+    memory        float16 [F, 3, C, h, w]  phases forget_term, input_term, cell (STORED_PHASES);
                                            chunks: one frame, all phases, a group of channels
-                                           (``map_chunks``: all 48 on a 16² grid, 8 on a 46²)
-    stats         float32 [F, 4, C, 7]     mean, mean |x|, min, max, energy (Σx²), argmax y, x
-                                           (of the float32 maps, before rounding)
+                                           (``map_chunks``: all 48 on a 16² grid, 10 on a 46²).
+                                           prev_cell is not stored: it is the cell of the frame
+                                           before (zeros at the first), read as such by
+                                           :class:`MemoryMaps`. Format 1 stored all four phases
+                                           [F, 4, C, h, w]; both read alike.
+    stats         float32 [F, 4, C, 7]     per phase of PHASES (prev_cell's: the cell's of the
+                                           frame before): mean, mean |x|, min, max, energy (Σx²),
+                                           argmax y, x (of the float32 maps, before rounding)
     beliefs       float16 [F, J+1, h, w]
     keypoints     float32 [F, J, 2]        predicted, frame pixels;  confidence [F, J]
     keypoints_gt  float32 [F, J, 2], visible int8 [F, J], bbox float32 [F, 4]  when annotated
@@ -23,7 +28,10 @@ Per video (F frames, C channels, h×w grid, J joints):
                   frame0_has_no_memory = True: at frame 0, prev_cell and forget_term are zeros
 
 Nothing is pickled. Frame 0's prev_cell and forget_term are zeros (C_0 = 0), so the identities
-C_t = f⊙C_{t-1} + i⊙g and prev_cell(t) = cell(t−1) hold at every stored frame.
+C_t = f⊙C_{t-1} + i⊙g and prev_cell(t) = cell(t−1) hold at every stored frame. The second holds
+bit for bit in what the model records (the cell it returns is the state it reads at the next
+frame), which is why format 2 stores the cell once: a quarter less memory to round, summarise,
+write and fingerprint per frame.
 
 The reader trusts nothing in a dump. Opening the manifest checks the type of every key a reader
 uses; a video's file must lie in ``DUMP/videos/`` (no ``..``, absolute path or link out of it).
@@ -69,7 +77,9 @@ from ..skeleton import SKELETON
 from ..utils import InputError, write_json_atomic
 
 FORMAT = "lstm-probe-dump"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: memory with all four phases
+STORED_PHASES = PHASES[1:]  # the memory phases a video file stores; prev_cell(t) = cell(t−1)
 STATS = ("mean", "abs_mean", "min", "max", "energy", "argmax_y", "argmax_x")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -110,9 +120,11 @@ def map_stats(maps):
 class VideoDumpWriter:
     """Append frames to ``videos/<id>.h5.tmp``; ``close()`` renames it into place, ``abort()``
     removes it. Frames are buffered in blocks; each block is written at once: the statistics and
-    float16 rounding of the memory (from the float32 maps a caller hands over), JPEG encoding and
-    one HDF5 call per dataset and block. A block holds ``block`` frames, fewer where their
-    float32 arrays would exceed ``block_bytes``.
+    float16 rounding of the memory (from the float32 maps a caller hands over: the three
+    :data:`STORED_PHASES`; prev_cell's statistics are the cell's of the frame before), JPEG
+    encoding and one HDF5 call per dataset and block. A block holds ``block`` frames, fewer
+    where their float32 arrays would exceed ``block_bytes`` (64 by default: a block's dozen
+    HDF5 calls cost about the same whatever its length, so longer blocks spread them thinner).
 
     ``background``: where a block is written. True: by a thread, beside the next frames'
     inference (at most two blocks in memory; an error surfaces at the next block) — for a model
@@ -142,7 +154,7 @@ class VideoDumpWriter:
         gates: bool = False,
         hidden: bool = False,
         jpeg_quality: int = 90,
-        block: int = 32,
+        block: int = 64,
         block_bytes: int = 32 << 20,
         background: bool | None = None,
     ):
@@ -151,18 +163,21 @@ class VideoDumpWriter:
         self.f = h5py.File(self.tmp, "w")
         C, h, J = channels, grid, num_joints
         self.jpeg_quality, self.n = jpeg_quality, 0
-        frame_bytes = 4 * C * h * h * 4 * (2 if gates else 1) + (C * h * h * 4 if hidden else 0)
+        P = len(STORED_PHASES)
+        frame_bytes = 4 * C * h * h * (P + (4 if gates else 0) + (1 if hidden else 0))
         self.block, self.written = max(1, min(block, block_bytes // frame_bytes)), 0
         self._block: list[dict] = []
         self._inflight = None
         self.background = writer_in_background() if background is None else bool(background)
-        # float32 memory of the blocks being filled and written (a block fills while the
-        # previous one is written in the background), and its float16 rounding: allocated once,
-        # so no block pays for fresh pages
-        shape = (self.block, 4, C, h, h)
-        self._maps = [np.empty(shape, np.float32) for _ in range(2 if self.background else 1)]
+        # the float32 memory of the block being written (one block at a time: the next waits
+        # for it), its float16 rounding and its statistics: allocated once, so no block pays
+        # for fresh pages
+        shape = (self.block, P, C, h, h)
+        self._maps = np.empty(shape, np.float32)
         self._maps16 = np.empty(shape, np.float16)
-        self._filling = 0
+        self._stats = np.empty((self.block, len(PHASES), C, len(STATS)), np.float32)
+        self._cell_stats = np.zeros((C, len(STATS)), np.float32)  # of the last frame written:
+        # the next frame's prev_cell (zeros before the first frame: C_0 = 0, as map_stats gives)
         self.seconds = dict.fromkeys(WRITER_STAGES, 0.0)  # time spent per stage, all blocks
         self._pool = (
             ThreadPoolExecutor(1, thread_name_prefix="dump-writer", initializer=_writer_thread)
@@ -178,9 +193,8 @@ class VideoDumpWriter:
                 name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=chunks
             )
 
-        maps = map_chunks(C, h, h)
-        self.memory = ds("memory", (4, C, h, h), "f2", maps)
-        self.memory.attrs["phases"] = list(PHASES)
+        self.memory = ds("memory", (P, C, h, h), "f2", map_chunks(C, h, h, P))
+        self.memory.attrs["phases"] = list(STORED_PHASES)
         self.memory.attrs["dims"] = ["frame", "phase", "channel", "y", "x"]
         self.stats = ds("stats", (4, C, len(STATS)), "f4")
         self.stats.attrs["names"] = list(STATS)
@@ -195,7 +209,7 @@ class VideoDumpWriter:
             dtype=h5py.vlen_dtype(np.uint8),
             chunks=(self.block,),
         )
-        self.gates = ds("gates", (4, C, h, h), "f2", maps) if gates else None
+        self.gates = ds("gates", (4, C, h, h), "f2", map_chunks(C, h, h, 4)) if gates else None
         if self.gates is not None:
             self.gates.attrs["gates"] = list(GATES)
         self.hidden = ds("hidden", (C, h, h), "f2") if hidden else None
@@ -221,7 +235,7 @@ class VideoDumpWriter:
         self,
         t: int,
         frame_bgr: np.ndarray,
-        memory,  # (4, C, h, w), or its four phases (C, h, w)
+        memory,  # (3, C, h, w): STORED_PHASES, or a list of the three (C, h, w)
         belief: np.ndarray,
         keypoints: np.ndarray,
         confidence: np.ndarray,
@@ -231,13 +245,15 @@ class VideoDumpWriter:
         hidden: np.ndarray | None = None,
         stats: np.ndarray | None = None,
     ) -> None:
-        """Queue frame ``t``. ``memory``: the (4, C, h, w) maps — an array, a tensor, anything
-        NumPy reads (a device-to-host copy in flight) — or a list of the four phases (C, h, w);
-        it is copied into the block's float32 buffer when the block is written. Every array is
-        kept (not copied) until then: pass arrays the caller does not modify. ``memory``,
-        ``gates`` and ``hidden`` are stored as float16; pass them in float32 (the model's
-        precision) and the statistics are computed here, from the float32 maps before rounding.
-        ``stats`` (4, C, 7): :func:`map_stats` of the memory when the caller has them already."""
+        """Queue frame ``t``. ``memory``: the (3, C, h, w) maps of :data:`STORED_PHASES` — an
+        array, a tensor, anything NumPy reads (a device-to-host copy in flight) — or a list of
+        the three (C, h, w); it is copied into the block's float32 buffer when the block is
+        written. prev_cell is not passed: it is the cell of the frame appended before (zeros
+        before the first). Every array is kept (not copied) until then: pass arrays the caller
+        does not modify. ``memory``, ``gates`` and ``hidden`` are stored as float16; pass them
+        in float32 (the model's precision) and the statistics are computed here, from the
+        float32 maps before rounding. ``stats`` (3, C, 7): :func:`map_stats` of the memory when
+        the caller has them already."""
         if self.n == 0:
             self.f.attrs["first_frame"] = int(t)
         row = {
@@ -263,13 +279,12 @@ class VideoDumpWriter:
         if not self._block:
             return
         block, self._block = self._block, []
-        which, self._filling = self._filling, (self._filling + 1) % len(self._maps)
         if self._pool is not None:
-            self._inflight = self._pool.submit(self._write_block, block, self._maps[which])
+            self._inflight = self._pool.submit(self._write_block, block)
             return
         failure = None
         try:
-            self._write_block(block, self._maps[which])
+            self._write_block(block)
         except BaseException as e:  # raised below, outside the handler, as a thread's failure
             failure = e
         self._raise(failure)
@@ -289,9 +304,9 @@ class VideoDumpWriter:
         if failure is not None:
             raise failure
 
-    def _write_block(self, rows: list[dict], maps: np.ndarray) -> None:
-        """Write ``rows`` (their float32 memory in ``maps``, row for row) after the frames
-        written so far; the time of each stage adds to :attr:`seconds`."""
+    def _write_block(self, rows: list[dict]) -> None:
+        """Write ``rows`` after the frames written so far; the time of each stage adds to
+        :attr:`seconds`."""
         clock, spent = time.perf_counter, self.seconds
         t0 = clock()
         self._room_for(rows)
@@ -303,16 +318,20 @@ class VideoDumpWriter:
             spent["hdf5"] += clock() - t
 
         t1 = clock()
-        memory = torch.from_numpy(maps[:n])
+        maps = self._maps[:n]
+        memory = torch.from_numpy(maps)
         phases = [m for r in rows if isinstance(r["memory"], (list, tuple)) for m in r["memory"]]
-        if len(phases) == 4 * n and all(_cpu_float32(m) for m in phases):
+        if len(phases) == maps.shape[1] * n and all(_cpu_float32(m) for m in phases):
             torch.stack(phases, out=memory.flatten(0, 1))  # one copy of the block
         else:
             for k, r in enumerate(rows):
                 _copy_into(maps[k], r["memory"])  # a device-to-host copy in flight: read now
         t2 = clock()
         given = [r["stats"] for r in rows if r["stats"] is not None]
-        stats = np.stack(given) if len(given) == n else map_stats(memory).numpy()
+        stats = self._stats[:n]
+        stats[:, 1:] = np.stack(given) if len(given) == n else map_stats(memory).numpy()
+        cell = PHASES.index("cell")
+        stats[0, 0], stats[1:, 0] = self._cell_stats, stats[:-1, cell]  # prev_cell(t) = cell(t−1)
         t3 = clock()
         rounded = torch.from_numpy(self._maps16[:n])
         rounded.copy_(memory)  # float16 as torch rounds (Tensor.half)
@@ -348,6 +367,7 @@ class VideoDumpWriter:
         ts = [r["t"] for r in rows]
         for k, d in self.flag_ds.items():
             put(d, self.flags[k][ts])
+        self._cell_stats = stats[-1, cell].copy()
         self.written = i + n
 
     def _jpeg(self, row: dict) -> np.ndarray:
@@ -383,7 +403,7 @@ class VideoDumpWriter:
         cannot recover from a refused write). Room: free disk space and the process's file-size
         limit, against the block's raw size plus a margin for HDF5's own metadata."""
         need = sum(v.nbytes for r in rows for v in r.values() if isinstance(v, np.ndarray))
-        need += len(rows) * self._maps16[0].nbytes
+        need += len(rows) * (self._maps16[0].nbytes + self._stats[0].nbytes)
         need = int(need * 1.1) + ROOM_MARGIN
         if shutil.disk_usage(self.tmp.parent).free < need:
             raise NoRoom(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -470,20 +490,21 @@ def errno_of(error: OSError) -> int | None:
 # block, its statistics, rounding to float16, JPEG encoding, HDF5 (room check, writes, closing).
 WRITER_STAGES = ("copy", "statistics", "float16", "jpeg", "hdf5")
 
-# HDF5 chunks of ``memory`` and ``gates``: one frame, all phases, at least CHUNK_CHANNELS channels
+# HDF5 chunks of ``memory`` and ``gates``: one frame, all maps, at least CHUNK_CHANNELS channels
 # and as many as fit in MAP_CHUNK_BYTES (see :func:`map_chunks`).
 CHUNK_CHANNELS = 8
 MAP_CHUNK_BYTES = 128 << 10
 
 
-def map_chunks(channels: int, h: int, w: int) -> tuple[int, int, int, int, int]:
-    """The chunk shape of a (frames, 4, C, h, w) float16 dataset: one frame, all four phases,
-    and a group of channels — every channel on the small preset's 16² grid (96 KiB: one HDF5
-    chunk write per frame), eight on the paper's 46² (135 KiB: Figure 5 reads one channel of one
-    frame, and reads its whole chunk)."""
-    per_channel = 4 * h * w * 2
+def map_chunks(channels: int, h: int, w: int, maps: int) -> tuple[int, int, int, int, int]:
+    """The chunk shape of a (frames, maps, C, h, w) float16 dataset (the memory's three stored
+    phases, the four gates): one frame, all its maps, and a group of channels — every channel
+    on the small preset's 16² grid (the memory: 72 KiB, one HDF5 chunk write per frame), ten
+    on the paper's 46² (127 KiB: Figure 5 reads one channel of one frame, and reads its whole
+    chunk)."""
+    per_channel = maps * h * w * 2
     group = max(CHUNK_CHANNELS, MAP_CHUNK_BYTES // per_channel)
-    return (1, 4, max(1, min(channels, group)), h, w)
+    return (1, maps, max(1, min(channels, group)), h, w)
 
 
 # The other per-frame datasets are chunked by frames: up to a block's frames per chunk, within
@@ -511,13 +532,20 @@ def _copy_into(out: np.ndarray, value) -> None:
     float32 array ``out``; a list or tuple of them (the phases) along its first axis."""
     if isinstance(value, (list, tuple)):
         if len(value) != len(out):
-            raise ValueError(f"{len(value)} maps for {len(out)} phases")
+            raise ValueError(
+                f"{len(value)} maps for {len(out)} phases ({', '.join(STORED_PHASES)})"
+            )
         for o, v in zip(out, value):
             _copy_into(o, v)
     elif isinstance(value, torch.Tensor):
         torch.from_numpy(out).copy_(value.detach())  # converts on the way
     else:
-        np.copyto(out, np.asarray(value), casting="same_kind")
+        a = np.asarray(value)
+        if a.shape != out.shape:
+            phases = ", ".join(STORED_PHASES)
+            raise ValueError(f"memory of shape {a.shape}: expected {out.shape}, the phases "
+                             f"{phases} (prev_cell is the cell before)")  # fmt: skip
+        np.copyto(out, a, casting="same_kind")
 
 
 def _stack(arrays) -> np.ndarray:
@@ -572,9 +600,10 @@ _COMPRESSION = {h5py.h5z.FILTER_DEFLATE, 32000}
 _LIMITS = {"F": MAX_FRAMES, "C": MAX_CHANNELS, "h": MAX_GRID, "w": MAX_GRID, "J": MAX_JOINTS}
 _DIM_NAMES = {"F": "frames", "C": "channels", "h": "grid rows", "w": "grid columns", "J": "joints"}
 # name: (dtype, dims); a letter is a size shared by all datasets (F frames, C channels, h×w grid,
-# J joints; "J+1" the belief maps with background)
+# J joints; "J+1" the belief maps with background; "P" the memory's stored phases: 3, or 4 in
+# format 1)
 DATASETS = {
-    "memory": ("f2", ("F", 4, "C", "h", "w")),
+    "memory": ("f2", ("F", "P", "C", "h", "w")),
     "stats": ("f4", ("F", 4, "C", len(STATS))),
     "keypoints": ("f4", ("F", "J", 2)),
     "confidence": ("f4", ("F", "J")),
@@ -767,6 +796,8 @@ class DumpVideo:
             for dim, n in zip(dims, d.shape):
                 if dim == "J+1":
                     bind(d, "J", n - 1)
+                elif dim == "P":
+                    _check_phases(path, d)
                 elif isinstance(dim, str):
                     bind(d, dim, n)
                 elif n != dim:
@@ -818,16 +849,18 @@ class DumpVideo:
             out[k] = d
         return out
 
-    @property
-    def memory(self) -> h5py.Dataset:
-        return self._datasets["memory"]
+    @cached_property
+    def memory(self) -> MemoryMaps:
+        """The memory, (F, 4, C, h, w) float16 in the order of PHASES, read on demand."""
+        return MemoryMaps(self._datasets["memory"])
 
     @property
     def channels(self) -> int:
         return int(self.memory.shape[2])
 
     def frame_phases(self, frame: int, channel: int) -> np.ndarray:
-        """(4, h, w) all phases of one channel of one frame (one chunk)."""
+        """(4, h, w) all phases of one channel of one frame (its chunk and, for prev_cell, the
+        frame before's)."""
         return self.memory[frame, :, channel].astype(np.float32)
 
     def frame_image(self, frame: int) -> np.ndarray:
@@ -885,6 +918,104 @@ class DumpVideo:
         self.f.close()
 
 
+def _check_phases(path: Path, d: h5py.Dataset) -> None:
+    """The memory stores the three STORED_PHASES (format 2) or all four PHASES (format 1),
+    named so in its ``phases`` attribute (format 1 files may lack it)."""
+    n, names = d.shape[1], d.attrs.get("phases")
+    want = {3: STORED_PHASES, 4: PHASES}.get(n)
+    if want is None:
+        three, four = ", ".join(STORED_PHASES), ", ".join(PHASES)
+        raise InputError(path, f"dataset {d.name!r} has {n} phases, expected 3 ({three}) "
+                               f"or 4 ({four})")  # fmt: skip
+    if names is None and n == 4:
+        return
+    try:
+        names = [str(x.decode() if isinstance(x, bytes) else x) for x in np.asarray(names).ravel()]
+    except (TypeError, ValueError, UnicodeDecodeError):
+        names = None
+    if names != list(want):
+        raise InputError(path, f"dataset {d.name!r} holds {n} phases, its 'phases' attribute "
+                               f"does not name {', '.join(want)}")  # fmt: skip
+
+
+class MemoryMaps:
+    """A dumped video's memory as (F, 4, C, h, w) float16, the phases in the order of PHASES,
+    read from the file on demand and indexed as an HDF5 dataset is (``m[t]``, ``m[a:b, p, c]``,
+    ``m[()]``; integers, slices, index lists; the result a NumPy array).
+
+    A format-2 file stores three phases (``stored``: forget_term, input_term, cell); prev_cell
+    at frame t is the cell at t − 1, and zeros at the first frame (C_0 = 0) — what the model
+    recorded, bit for bit (:attr:`derives_prev_cell`). A read of prev_cell reads the frames
+    before those asked for; a read of the other phases reads only those. A format-1 file (all
+    four phases) is read as it is."""
+
+    def __init__(self, stored: h5py.Dataset):
+        self.stored = stored
+        F, P, C, h, w = stored.shape
+        self.shape, self.dtype, self.ndim = (F, len(PHASES), C, h, w), stored.dtype, 5
+        self.derives_prev_cell = P == len(STORED_PHASES)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None):
+        a = self[()]
+        return a if dtype is None else a.astype(dtype)
+
+    def __getitem__(self, key):
+        if not self.derives_prev_cell:
+            return self.stored[key]
+        frames, phases, rest = _split_key(key, len(self.shape))
+        fi, pi = np.arange(self.shape[0])[frames], np.arange(len(PHASES))[phases]
+        one_frame, one_phase = np.ndim(fi) == 0, np.ndim(pi) == 0
+        fi, pi = np.atleast_1d(fi), np.atleast_1d(pi)
+        wanted = [p - 1 for p in pi if p > 0] + ([STORED_PHASES.index("cell")] if 0 in pi else [])
+        sp = sorted(set(wanted))
+        rows = np.unique(np.concatenate([
+            fi if (pi > 0).any() else fi[:0], fi[fi > 0] - 1 if 0 in pi else fi[:0]]))  # fmt: skip
+        span = slice(int(sp[0]), int(sp[-1]) + 1) if sp else slice(0, 1)
+        if len(rows):
+            block = self._read(rows, span, rest)  # (rows, stored phases of the span, ...)
+        else:  # nothing stored is needed (no frames; prev_cell of the first frame): the shape
+            block = self.stored[(slice(0, 0), span, *rest)]
+        out = np.zeros((len(fi), len(pi), *block.shape[2:]), self.dtype)
+        for j, p in enumerate(pi):
+            if p > 0:
+                out[:, j] = block[np.searchsorted(rows, fi), p - 1 - span.start]
+            else:
+                has = fi > 0
+                out[has, j] = block[np.searchsorted(rows, fi[has] - 1), wanted[-1] - span.start]
+        out = out[:, 0] if one_phase else out
+        return out[0] if one_frame else out
+
+    def _read(self, rows: np.ndarray, phases: slice, rest: tuple) -> np.ndarray:
+        """stored[rows, phases, *rest] for sorted unique ``rows``: one read of their span when
+        it is dense, else one read per row."""
+        lo, hi = int(rows[0]), int(rows[-1]) + 1
+        if hi - lo == len(rows):
+            return self.stored[(slice(lo, hi), phases, *rest)]
+        if hi - lo <= 2 * len(rows):
+            return self.stored[(slice(lo, hi), phases, *rest)][rows - lo]
+        return np.stack([self.stored[(int(r), phases, *rest)] for r in rows])
+
+
+def _split_key(key, ndim: int) -> tuple:
+    """An HDF5-style index -> (its first item, its second, the rest), an Ellipsis expanded and
+    missing axes filled with full slices."""
+    key = key if isinstance(key, tuple) else (key,)
+    if any(k is None for k in key):
+        raise TypeError("the memory maps take no new axes")
+    if sum(k is Ellipsis for k in key) > 1:
+        raise IndexError("an index can only have a single ellipsis")
+    if any(k is Ellipsis for k in key):
+        i = [k is Ellipsis for k in key].index(True)
+        key = key[:i] + (slice(None),) * (ndim - len(key) + 1) + key[i + 1 :]
+    if len(key) > ndim:
+        raise IndexError(f"too many indices for the memory maps ({len(key)} for {ndim} axes)")
+    key = key + (slice(None),) * (ndim - len(key))
+    return key[0], key[1], key[2:]
+
+
 def _manifest_problem(mpath: Path, key: str, problem: str) -> InputError:
     return InputError(mpath, f"key {key!r} {problem}")
 
@@ -916,8 +1047,9 @@ def check_manifest(mpath: Path, man) -> None:
     if man.get("format") != FORMAT:
         raise InputError(mpath, "not an lstm-probe dump manifest")
     v = man.get("format_version")
-    if v != FORMAT_VERSION or isinstance(v, bool):
-        raise InputError(mpath, f"dump format version {v} is not supported (need {FORMAT_VERSION})")
+    if v not in READABLE_VERSIONS or isinstance(v, bool):
+        raise InputError(mpath, f"dump format version {v} is not supported (this lstm-probe "
+                                f"reads {', '.join(map(str, READABLE_VERSIONS))})")  # fmt: skip
     _check_value(mpath, man, "lstm_probe_version", str)
     model = _check_value(mpath, man, "model", dict)
     _check_value(mpath, model, "name", str, "model.")
