@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import xxhash
 
 
 class LstmProbeError(Exception):
@@ -127,8 +128,6 @@ def xxh3_file(path: str | os.PathLike) -> str:
     """The 64-bit XXH3 hash of a file, as 16 hex digits: a fingerprint that catches a damaged
     or replaced file (not a defence against deliberate forgery), several times faster than
     CRC-32 (zlib's)."""
-    import xxhash
-
     h = xxhash.xxh3_64()
     for block in file_blocks(path):
         h.update(block)

@@ -21,10 +21,10 @@ BLOCK_BYTES = 64 << 20  # at most this much float32 memory per block (fewer fram
 
 
 def memory_identity_errors(memory, block: int | None = None) -> tuple[float, float]:
-    """memory (F, 4, C, h, w), an array or an HDF5 dataset -> (max relative error of
-    C = f⊙C + i⊙g, max of prev = cell(t−1)). Reads ``block`` frames at a time (default: up to
-    BLOCK_FRAMES within BLOCK_BYTES), carrying the last cell of a block to the next; the result
-    does not depend on the block size."""
+    """memory (F, 4, C, h, w), an array, an HDF5 dataset or a video's ``MemoryMaps`` -> (max
+    relative error of C = f⊙C + i⊙g, max of prev = cell(t−1)). Reads ``block`` frames at a time
+    (default: up to BLOCK_FRAMES within BLOCK_BYTES), carrying the last cell of a block to the
+    next; the result does not depend on the block size."""
     F = len(memory)
     if block is None:
         frame_bytes = 4 * int(np.prod(memory.shape[1:], dtype=np.int64))
