@@ -64,8 +64,8 @@ def test_writer_settings_store_identical_arrays(tmp_path, background):
 
 def test_memory_chunks_hold_one_frame_and_a_group_of_channels():
     assert store.map_chunks(48, 16, 16, 3) == (1, 3, 48, 16, 16)  # small preset: 72 KiB, one chunk
-    assert store.map_chunks(48, 46, 46, 3) == (1, 3, 10, 46, 46)  # paper: 127 KiB of 609 KiB
-    assert store.map_chunks(48, 46, 46, 4) == (1, 4, 8, 46, 46)  # the gates: 135 KiB
+    assert store.map_chunks(48, 46, 46, 3) == (1, 3, 10, 46, 46)  # paper: 124 KiB of 595 KiB
+    assert store.map_chunks(48, 46, 46, 4) == (1, 4, 8, 46, 46)  # the gates: 132 KiB
     assert store.map_chunks(3, 46, 46, 3) == (1, 3, 3, 46, 46)
     assert store.map_chunks(512, 8, 8, 4) == (1, 4, 256, 8, 8)  # 128 KiB
 

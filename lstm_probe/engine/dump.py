@@ -70,8 +70,10 @@ class DumpOptions:
 
     @property
     def points(self) -> list[str]:
-        """The probe points recorded: the four memory phases, the belief, and on request the
-        gates and the hidden state."""
+        """The probe points a dump holds (its manifest's ``probe_points``): the four memory
+        phases, the belief, and on request the gates and the hidden state. prev_cell is stored
+        as the cell of the frame before and the belief comes from the stream, so neither is
+        recorded through a hook."""
         return (
             [*MEMORY_PHASES, "belief"]
             + (list(GATE_POINTS) if self.gates else [])

@@ -320,9 +320,11 @@ class VideoDumpWriter:
         t1 = clock()
         maps = self._maps[:n]
         memory = torch.from_numpy(maps)
-        phases = [m for r in rows if isinstance(r["memory"], (list, tuple)) for m in r["memory"]]
-        if len(phases) == maps.shape[1] * n and all(_cpu_float32(m) for m in phases):
-            torch.stack(phases, out=memory.flatten(0, 1))  # one copy of the block
+        lists = [r["memory"] for r in rows]  # each row's phases, when given as a list
+        if all(isinstance(m, (list, tuple)) and len(m) == maps.shape[1] for m in lists) and all(
+            _cpu_float32(p) for m in lists for p in m
+        ):  # every row three CPU float32 tensors: one copy of the block
+            torch.stack([p for m in lists for p in m], out=memory.flatten(0, 1))
         else:
             for k, r in enumerate(rows):
                 _copy_into(maps[k], r["memory"])  # a device-to-host copy in flight: read now
@@ -500,7 +502,7 @@ def map_chunks(channels: int, h: int, w: int, maps: int) -> tuple[int, int, int,
     """The chunk shape of a (frames, maps, C, h, w) float16 dataset (the memory's three stored
     phases, the four gates): one frame, all its maps, and a group of channels — every channel
     on the small preset's 16² grid (the memory: 72 KiB, one HDF5 chunk write per frame), ten
-    on the paper's 46² (127 KiB: Figure 5 reads one channel of one frame, and reads its whole
+    on the paper's 46² (124 KiB: Figure 5 reads one channel of one frame, and reads its whole
     chunk)."""
     per_channel = maps * h * w * 2
     group = max(CHUNK_CHANNELS, MAP_CHUNK_BYTES // per_channel)
@@ -947,7 +949,8 @@ class MemoryMaps:
     at frame t is the cell at t − 1, and zeros at the first frame (C_0 = 0) — what the model
     recorded, bit for bit (:attr:`derives_prev_cell`). A read of prev_cell reads the frames
     before those asked for; a read of the other phases reads only those. A format-1 file (all
-    four phases) is read as it is."""
+    four phases stored) is read through the same indexing, so any key gives the same array from
+    either format (h5py's own rules apply to the channel and grid axes)."""
 
     def __init__(self, stored: h5py.Dataset):
         self.stored = stored
@@ -963,28 +966,26 @@ class MemoryMaps:
         return a if dtype is None else a.astype(dtype)
 
     def __getitem__(self, key):
-        if not self.derives_prev_cell:
-            return self.stored[key]
         frames, phases, rest = _split_key(key, len(self.shape))
         fi, pi = np.arange(self.shape[0])[frames], np.arange(len(PHASES))[phases]
         one_frame, one_phase = np.ndim(fi) == 0, np.ndim(pi) == 0
         fi, pi = np.atleast_1d(fi), np.atleast_1d(pi)
-        wanted = [p - 1 for p in pi if p > 0] + ([STORED_PHASES.index("cell")] if 0 in pi else [])
-        sp = sorted(set(wanted))
-        rows = np.unique(np.concatenate([
-            fi if (pi > 0).any() else fi[:0], fi[fi > 0] - 1 if 0 in pi else fi[:0]]))  # fmt: skip
-        span = slice(int(sp[0]), int(sp[-1]) + 1) if sp else slice(0, 1)
+        # where each asked phase is stored: (stored phase, frames back); format 2's prev_cell
+        # is its stored cell one frame back
+        cell, shift = STORED_PHASES.index("cell"), int(self.derives_prev_cell)
+        source = [(cell, 1) if shift and p == 0 else (int(p) - shift, 0) for p in pi]
+        kept = sorted({s for s, _ in source})
+        back = sorted({d for _, d in source})
+        rows = np.unique(np.concatenate([fi[fi >= d] - d for d in back] or [fi[:0]]))
+        span = slice(kept[0], kept[-1] + 1) if kept else slice(0, 1)
         if len(rows):
             block = self._read(rows, span, rest)  # (rows, stored phases of the span, ...)
         else:  # nothing stored is needed (no frames; prev_cell of the first frame): the shape
             block = self.stored[(slice(0, 0), span, *rest)]
         out = np.zeros((len(fi), len(pi), *block.shape[2:]), self.dtype)
-        for j, p in enumerate(pi):
-            if p > 0:
-                out[:, j] = block[np.searchsorted(rows, fi), p - 1 - span.start]
-            else:
-                has = fi > 0
-                out[has, j] = block[np.searchsorted(rows, fi[has] - 1), wanted[-1] - span.start]
+        for j, (s, d) in enumerate(source):
+            has = fi >= d  # C_0 = 0: no frame before the first
+            out[has, j] = block[np.searchsorted(rows, fi[has] - d), s - span.start]
         out = out[:, 0] if one_phase else out
         return out[0] if one_frame else out
 
