@@ -108,11 +108,15 @@ def file_blocks(path: str | os.PathLike, chunk: int = 1 << 20) -> Iterator[memor
             yield view[:n]
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
+def _hexdigest(path: str | os.PathLike, h) -> str:
+    """The hex digest of a file's bytes by ``h`` (a hashlib-style object)."""
     for block in file_blocks(path):
         h.update(block)
     return h.hexdigest()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    return _hexdigest(path, hashlib.sha256())
 
 
 def crc32_file(path: str | os.PathLike) -> str:
@@ -129,10 +133,7 @@ def xxh3_file(path: str | os.PathLike) -> str:
     or replaced file (not a defence against deliberate forgery), faster than zlib's CRC-32
     (the hash itself several times; a whole file, read in 1 MiB blocks, less: reading costs
     the same)."""
-    h = xxhash.xxh3_64()
-    for block in file_blocks(path):
-        h.update(block)
-    return h.hexdigest()
+    return _hexdigest(path, xxhash.xxh3_64())
 
 
 def progress_bar(enabled: bool, iterable=None, **kwargs):

@@ -10,8 +10,9 @@ than the effects measured here between rounds (the first rounds of a process run
 within a round the drift cancels; one stream and one dump before the first round warm up. Each
 variant's cores busy (process CPU time over wall time) shows how much of the machine plain
 streaming leaves to a writer: on a CPU whose cores the model's threads fill, the dump's writing
-adds to the frame time. Peak memory: the peak resident set of a fresh process that loads the checkpoint and dumps videos of growing length (``dump_videos``); :func:`peak_rss` alone,
-for any lengths: ``python -m lstm_probe.bench.probe_cost --peak-lengths 250 1000 3000``.
+adds to the frame time. Peak memory: the peak resident set of a fresh process that loads the
+checkpoint and dumps videos of growing length (``dump_videos``); :func:`peak_rss` alone, for any
+lengths: ``python -m lstm_probe.bench.probe_cost --peak-lengths 250 1000 3000``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import h5py
 import torch
 
 from ..data import SyntheticVideos
@@ -124,8 +126,6 @@ def run(
 
 def _stored_bytes(dump: Path) -> dict[str, int]:
     """Bytes of a dump's video files, and of the memory within them (its stored chunks)."""
-    import h5py
-
     files = sorted((dump / "videos").glob("*.h5"))
     memory = 0
     for path in files:
@@ -229,9 +229,7 @@ def report(result: dict) -> str:
 def report_stages(result: dict) -> list[str]:
     """Where the dump's time beside the model goes: ms per frame per stage, and each stage as a
     share of a plain frame (the dump's shortfall from plain streaming, stage by stage)."""
-    stages = result.get("dump_stages_ms")
-    if not stages:
-        return []
+    stages = result["dump_stages_ms"]
     plain_ms = 1000 / result["fps"]["plain"]
     extra = result["dump_extra_ms"]
     rows = [[k, f"{v:.3f}", f"{100 * v / plain_ms:.1f} %"] for k, v in

@@ -71,14 +71,18 @@ class DumpOptions:
     @property
     def points(self) -> list[str]:
         """The probe points a dump holds (its manifest's ``probe_points``): the four memory
-        phases, the belief, and on request the gates and the hidden state. prev_cell is stored
-        as the cell of the frame before and the belief comes from the stream, so neither is
-        recorded through a hook."""
+        phases, the belief, and on request the gates and the hidden state."""
         return (
             [*MEMORY_PHASES, "belief"]
             + (list(GATE_POINTS) if self.gates else [])
             + (["hidden"] if self.hidden else [])
         )
+
+    @property
+    def recorded_points(self) -> list[str]:
+        """The points a dump records through the probe's hooks: :attr:`points` but prev_cell
+        (stored as the cell of the frame before) and the belief (the stream yields it)."""
+        return [p for p in self.points if p not in ("prev_cell", "belief")]
 
 
 def dump_videos(
@@ -278,10 +282,9 @@ def _finished(out: Path, entry: dict) -> bool:
     path = out / entry["file"]
     if entry.get("status") != "done" or not path.is_file():
         return False
-    if "xxh3" in entry:
-        return path.stat().st_size == entry.get("bytes") and xxh3_file(path) == entry["xxh3"]
-    if "crc32" in entry:
-        return path.stat().st_size == entry.get("bytes") and crc32_file(path) == entry["crc32"]
+    for key, fingerprint in (("xxh3", xxh3_file), ("crc32", crc32_file)):
+        if key in entry:
+            return path.stat().st_size == entry.get("bytes") and fingerprint(path) == entry[key]
     if "sha256" in entry:
         return sha256_file(path) == entry["sha256"]
     try:
@@ -374,10 +377,9 @@ def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: i
         background=writer_in_background(dev),
     )
     try:
-        # not recorded: prev_cell (the store reads it as the cell of the frame before) and the
-        # belief (the stream yields it)
-        points = [p for p in options.points if p not in ("prev_cell", "belief")]
-        probe = MemoryProbe(model, points, channels=options.channels, keep="latest")
+        probe = MemoryProbe(
+            model, options.recorded_points, channels=options.channels, keep="latest"
+        )
         crops = crops_for(video, policy, options.crop)
         with probe:
             for r in stream_video(model, video, crops, codec, dev, start, stop):

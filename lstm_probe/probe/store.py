@@ -967,7 +967,7 @@ class MemoryMaps:
 
     def __getitem__(self, key):
         frames, phases, rest = _split_key(key, len(self.shape))
-        fi, pi = np.arange(self.shape[0])[frames], np.arange(len(PHASES))[phases]
+        fi, pi = _indices(self.shape[0], frames), _indices(len(PHASES), phases)
         one_frame, one_phase = np.ndim(fi) == 0, np.ndim(pi) == 0
         fi, pi = np.atleast_1d(fi), np.atleast_1d(pi)
         # where each asked phase is stored: (stored phase, frames back); format 2's prev_cell
@@ -1000,16 +1000,27 @@ class MemoryMaps:
         return np.stack([self.stored[(int(r), phases, *rest)] for r in rows])
 
 
+def _indices(n: int, key):
+    """The positions ``key`` selects on an axis of ``n``: an int for an integer, else an array
+    (an integer or a slice without building all ``n`` positions; IndexError when out of
+    range, as NumPy)."""
+    if isinstance(key, (int, np.integer, slice)) and not isinstance(key, (bool, np.bool_)):
+        picked = range(n)[key]
+        return picked if isinstance(picked, int) else np.asarray(picked, dtype=np.intp)
+    return np.arange(n)[key]
+
+
 def _split_key(key, ndim: int) -> tuple:
     """An HDF5-style index -> (its first item, its second, the rest), an Ellipsis expanded and
     missing axes filled with full slices."""
     key = key if isinstance(key, tuple) else (key,)
     if any(k is None for k in key):
         raise TypeError("the memory maps take no new axes")
-    if sum(k is Ellipsis for k in key) > 1:
+    dots = [i for i, k in enumerate(key) if k is Ellipsis]
+    if len(dots) > 1:
         raise IndexError("an index can only have a single ellipsis")
-    if any(k is Ellipsis for k in key):
-        i = [k is Ellipsis for k in key].index(True)
+    if dots:
+        i = dots[0]
         key = key[:i] + (slice(None),) * (ndim - len(key) + 1) + key[i + 1 :]
     if len(key) > ndim:
         raise IndexError(f"too many indices for the memory maps ({len(key)} for {ndim} axes)")
