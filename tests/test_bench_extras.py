@@ -2,6 +2,8 @@
 the per-operator profile of a later frame, the peak memory of dumps of any lengths, and the
 synthetic render time."""
 
+import json
+
 from lstm_probe.bench import fastpath, probe_cost, streaming
 from lstm_probe.data import SyntheticVideos
 
@@ -33,6 +35,40 @@ def test_shares_pair_each_run_with_the_plain_run_beside_it():
     assert share["plain"] == 1.0 and span["plain"] == [1.0, 1.0]
     assert abs(share["dump"] - 1 / 1.1) < 1e-12 and span["dump"][1] - span["dump"][0] < 1e-12
     assert share["other"] == 1.0 and span["other"] == [0.5, 1.0]
+
+
+def test_rounds_alternate_the_order_so_a_steady_drift_favours_no_variant():
+    names = ["plain", "recording", "detached", "dump"]
+    assert probe_cost.round_order(names, 0) == names
+    assert probe_cost.round_order(names, 1) == names[::-1]
+    assert probe_cost.round_order(names, 2) == names
+    # a machine slowing by one unit per slot: over two rounds every variant pays the same
+    slot = {n: 0 for n in names}
+    for r in range(2):
+        for i, n in enumerate(probe_cost.round_order(names, r)):
+            slot[n] += i
+    assert len(set(slot.values())) == 1
+    assert names == ["plain", "recording", "detached", "dump"]  # the caller's list untouched
+
+
+def test_saved_probe_runs_are_tabulated_with_their_verdicts(tmp_path):
+    def saved(date, share, lo, hi, order=None):
+        r = {"machine": {"date": date}, "repeats": 9, "relative": {"dump": share},
+             "relative_range": {"dump": [lo, hi]}}  # fmt: skip
+        if order:
+            r["round_order"] = order
+        return r
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"probe": saved("d1", 0.903, 0.866, 0.931)}))
+    b.write_text(json.dumps({"probe": saved("d2", 0.881, 0.877, 0.932, "alternating"),
+                             "probe_paper": saved("d3", 0.963, 0.893, 0.994)}))  # fmt: skip
+    text = probe_cost.summarize_runs([a, b])
+    lines = text.splitlines()
+    assert "90.3 %" in lines[2] and "fixed" in lines[2] and lines[2].rstrip().endswith("pass")
+    assert "alternating" in lines[3] and lines[3].rstrip().endswith("short")
+    assert "probe: 1 of 2 runs ≥ 90 %, median of the runs 89.2 %" in text
+    assert "probe_paper: 1 of 1 runs ≥ 90 %, median of the runs 96.3 %" in text
 
 
 def test_probe_report_prints_shares_with_their_range_and_busy_cores():
