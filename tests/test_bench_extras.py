@@ -4,8 +4,11 @@ synthetic render time."""
 
 import json
 
+import pytest
+
 from lstm_probe.bench import fastpath, probe_cost, streaming
 from lstm_probe.data import SyntheticVideos
+from lstm_probe.utils import InputError
 
 
 def test_profile_of_a_later_frame_lists_its_convolutions():
@@ -69,6 +72,11 @@ def test_saved_probe_runs_are_tabulated_with_their_verdicts(tmp_path):
     assert "alternating" in lines[3] and lines[3].rstrip().endswith("short")
     assert "probe: 1 of 2 runs ≥ 90 %, median of the runs 89.2 %" in text
     assert "probe_paper: 1 of 1 runs ≥ 90 %, median of the runs 96.3 %" in text
+    bad = tmp_path / "bad.json"
+    for content in ("{", '{"probe": {"relative": {}}}', '{"other": 1}', "[1]"):
+        bad.write_text(content)
+        with pytest.raises(InputError, match="bad.json"):
+            probe_cost.summarize_runs([a, bad])
 
 
 def test_probe_report_prints_shares_with_their_range_and_busy_cores():

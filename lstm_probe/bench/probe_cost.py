@@ -34,6 +34,7 @@ from ..engine.dump import DumpOptions, dump_model, dump_videos
 from ..engine.infer import load_for_inference
 from ..engine.stream import crops_for, stream_video
 from ..probe.recorder import MemoryProbe
+from ..utils import InputError
 from .common import header, machine, median, table
 from .goals import DUMP_OF_STREAMING
 
@@ -261,17 +262,12 @@ def summarize_runs(paths) -> str:
     model meet the 90 % aim and the median of their shares."""
     rows, shares = [], {}
     for path in paths:
-        saved = json.loads(Path(path).read_text())
-        for key in ("probe", "probe_paper"):
-            r = saved.get(key)
-            if r is None:
-                continue
-            lo, hi = r["relative_range"]["dump"]
-            share = r["relative"]["dump"]
-            shares.setdefault(key, []).append(share)
-            rows.append([r["machine"]["date"], Path(path).name, key, r["repeats"],
-                         r.get("round_order", "fixed"), f"{100 * share:.1f} %",
-                         f"{100 * lo:.1f}–{100 * hi:.1f}", "pass" if share >= DUMP_OF_STREAMING else "short"])  # fmt: skip
+        for run in _saved_runs(Path(path)):
+            shares.setdefault(run["bench"], []).append(run["share"])
+            verdict = "pass" if run["share"] >= DUMP_OF_STREAMING else "short"
+            rows.append([run["date"], Path(path).name, run["bench"], run["rounds"], run["order"],
+                         f"{100 * run['share']:.1f} %",
+                         f"{100 * run['lo']:.1f}–{100 * run['hi']:.1f}", verdict])  # fmt: skip
     aim = f"≥ {100 * DUMP_OF_STREAMING:.0f} %"
     head = ["run", "file", "bench", "rounds", "order", "dump of plain", "rounds' range", aim]
     lines = [table(rows, head)]
@@ -281,6 +277,27 @@ def summarize_runs(paths) -> str:
             f"{key}: {n} of {len(v)} runs {aim}, median of the runs {100 * median(v):.1f} %"
         )
     return "\n".join(lines)
+
+
+def _saved_runs(path: Path) -> list[dict]:
+    """The ``bench probe`` results in a saved ``--out`` file, each as the fields
+    :func:`summarize_runs` prints; anything else in the file is refused, naming it."""
+    try:
+        saved = json.loads(path.read_bytes())
+        runs = []
+        for key in ("probe", "probe_paper"):
+            if key not in saved:
+                continue
+            r = saved[key]
+            lo, hi = (float(x) for x in r["relative_range"]["dump"])
+            runs.append({"bench": key, "date": str(r["machine"]["date"]),
+                         "rounds": int(r["repeats"]), "order": str(r.get("round_order", "fixed")),
+                         "share": float(r["relative"]["dump"]), "lo": lo, "hi": hi})  # fmt: skip
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+        raise InputError(path, f"not a saved `lstm-probe bench probe` result ({e!r})") from None
+    if not runs:
+        raise InputError(path, "holds no `bench probe` result (no 'probe' or 'probe_paper')")
+    return runs
 
 
 if __name__ == "__main__":
@@ -296,7 +313,10 @@ if __name__ == "__main__":
     ap.add_argument("--summarize", nargs="+", metavar="JSON", help="saved results to tabulate")
     a = ap.parse_args()
     if a.summarize:
-        print(summarize_runs(a.summarize))
+        try:
+            print(summarize_runs(a.summarize))
+        except InputError as e:
+            raise SystemExit(f"error: {e}") from None
         raise SystemExit(0)
     if a.checkpoint is None:
         from ..checkpoint import packaged_checkpoint
