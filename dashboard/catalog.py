@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
+import weakref
 from functools import lru_cache
 from pathlib import Path
 
@@ -70,6 +72,7 @@ class DumpCatalog:
         self._labels: dict[int, object] = {}  # dump -> its dataset-level labels (or None)
         self._labels_lock = threading.Lock()  # computed once, however many requests ask at once
         self._atlas: dict[int, Path] = {}
+        self._atlas_removal: dict[int, weakref.finalize] = {}  # also run when freed, or at exit
         self._atlas_lock = threading.Lock()
         self._models: dict[int, object] = {}
         self._model_lock = threading.Lock()
@@ -119,15 +122,29 @@ class DumpCatalog:
 
     def atlas_dir(self, d: int) -> Path:
         """The channel atlas of dump d (the pages of ``lstm-probe atlas``), built once into a
-        private temporary folder the first time a page is asked for."""
+        private temporary folder the first time a page is asked for. The folders are removed by
+        :meth:`close`, or when the catalog is freed or the process exits."""
         with self._atlas_lock:
             if d not in self._atlas:
                 from lstm_probe.viz.atlas import build_atlas
 
                 out = Path(tempfile.mkdtemp(prefix="lstm-probe-atlas-"))
-                build_atlas(self.dumps[d], out, workers=1)
-                self._atlas[d] = out
+                remove = weakref.finalize(self, shutil.rmtree, out, ignore_errors=True)
+                try:
+                    build_atlas(self.dumps[d], out, workers=1)
+                except BaseException:
+                    remove()
+                    raise
+                self._atlas[d], self._atlas_removal[d] = out, remove
             return self._atlas[d]
+
+    def close(self) -> None:
+        """Remove the atlas folders built so far."""
+        with self._atlas_lock:
+            for remove in self._atlas_removal.values():
+                remove()
+            self._atlas.clear()
+            self._atlas_removal.clear()
 
     def semantics(self, d: int):
         """The dump's dataset-level channel labels (None when they cannot be computed)."""

@@ -348,6 +348,12 @@ def test_atlas_pages_are_served_and_nothing_else(tiny_dump):
     for bad in ("/atlas/0/../manifest.json", "/atlas/0/%2e%2e/x.html", "/atlas/9/index.html",
                 "/atlas/0/img/../../x.png", "/atlas/0/semantics.json"):  # fmt: skip
         assert client.get(bad).status_code == 404, bad
+    folder = app.catalog.atlas_dir(0)
+    assert folder.is_dir() and folder.name.startswith("lstm-probe-atlas-")
+    app.catalog.close()  # the built atlas leaves nothing behind
+    assert not folder.exists()
+    assert client.get("/atlas/0/channel_3.html").status_code == 200  # rebuilt when asked again
+    app.catalog.close()
 
 
 def test_the_dashboard_shows_the_dataset_level_labels(tiny_dump):

@@ -20,7 +20,7 @@ def _outputs(nb) -> list:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(path, monkeypatch):
+def test_notebook_runs(path, monkeypatch, tmp_path):
     if not packaged_checkpoint().exists():
         pytest.fail("the demo checkpoint is missing from lstm_probe/assets")
     nb = nbformat.read(path, as_version=4)
@@ -33,6 +33,7 @@ def test_notebook_runs(path, monkeypatch):
         assert not stored, "strip outputs"
     monkeypatch.setenv("LSTM_PROBE_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the dumps a notebook makes stay with the test
     NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     ).execute()
