@@ -71,8 +71,8 @@ class DumpCatalog:
         self._analysis = lru_cache(maxsize=64)(self._analyse)
         self._labels: dict[int, object] = {}  # dump -> its dataset-level labels (or None)
         self._labels_lock = threading.Lock()  # computed once, however many requests ask at once
-        self._atlas: dict[int, Path] = {}
-        self._atlas_removal: dict[int, weakref.finalize] = {}  # also run when freed, or at exit
+        # dump -> its atlas folder and the removal of it (run by close, when freed, or at exit)
+        self._atlas: dict[int, tuple[Path, weakref.finalize]] = {}
         self._atlas_lock = threading.Lock()
         self._models: dict[int, object] = {}
         self._model_lock = threading.Lock()
@@ -135,16 +135,15 @@ class DumpCatalog:
                 except BaseException:
                     remove()
                     raise
-                self._atlas[d], self._atlas_removal[d] = out, remove
-            return self._atlas[d]
+                self._atlas[d] = out, remove
+            return self._atlas[d][0]
 
     def close(self) -> None:
         """Remove the atlas folders built so far."""
         with self._atlas_lock:
-            for remove in self._atlas_removal.values():
+            for _, remove in self._atlas.values():
                 remove()
             self._atlas.clear()
-            self._atlas_removal.clear()
 
     def semantics(self, d: int):
         """The dump's dataset-level channel labels (None when they cannot be computed)."""
