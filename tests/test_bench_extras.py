@@ -7,6 +7,7 @@ import json
 import pytest
 
 from lstm_probe.bench import fastpath, probe_cost, streaming
+from lstm_probe.bench.common import median_interval
 from lstm_probe.data import SyntheticVideos
 from lstm_probe.utils import InputError
 
@@ -54,12 +55,25 @@ def test_rounds_alternate_the_order_so_a_steady_drift_favours_no_variant():
     assert names == ["plain", "recording", "detached", "dump"]  # the caller's list untouched
 
 
+def test_the_median_interval_is_the_sign_tests():
+    """k-th smallest to k-th largest, k the largest with 1 − 2·P(Bin(n, ½) < k) ≥ 95 %."""
+    assert median_interval(range(9)) == (1.0, 7.0, 1 - 2 * 10 / 512)  # k = 2 of 9: 96.1 %
+    assert median_interval([4, 0, 3, 1, 2]) == (0.0, 4.0, 1 - 2 / 32)  # 5: the range, 93.8 %
+    lo, hi, coverage = median_interval(range(30))  # k = 10 of 30
+    assert (lo, hi) == (9.0, 20.0) and 0.95 <= coverage < 0.96
+    assert median_interval(range(30), level=0.99)[0] < 9.0  # surer: wider
+    with pytest.raises(ValueError, match="no values"):
+        median_interval([])
+
+
 def test_saved_probe_runs_are_tabulated_with_their_verdicts(tmp_path):
-    def saved(date, share, lo, hi, order=None):
+    def saved(date, share, lo, hi, order=None, rounds=None):
         r = {"machine": {"date": date}, "repeats": 9, "relative": {"dump": share},
              "relative_range": {"dump": [lo, hi]}}  # fmt: skip
         if order:
             r["round_order"] = order
+        if rounds:
+            r["relative_rounds"] = {"dump": rounds}
         return r
 
     a, b = tmp_path / "a.json", tmp_path / "b.json"
@@ -72,8 +86,18 @@ def test_saved_probe_runs_are_tabulated_with_their_verdicts(tmp_path):
     assert "alternating" in lines[3] and lines[3].rstrip().endswith("short")
     assert "probe: 1 of 2 runs ≥ 90 %, median of the runs 89.2 %" in text
     assert "probe_paper: 1 of 1 runs ≥ 90 %, median of the runs 96.3 %" in text
+    assert "saved without its rounds' shares" in text
+    # saved with its rounds: the median's interval decides — over the aim, yet undecided
+    rounds = [0.87, 0.88, 0.89, 0.90, 0.91, 0.91, 0.92, 0.93, 0.94]
+    c = tmp_path / "c.json"
+    c.write_text(json.dumps({"probe": saved("d4", 0.91, 0.87, 0.94, "alternating", rounds)}))
+    row = probe_cost.summarize_runs([c]).splitlines()[2]
+    assert "88.0–93.0 (96 %)" in row and row.rstrip().endswith("undecided")
+    assert "saved without" not in probe_cost.summarize_runs([c])
     bad = tmp_path / "bad.json"
-    for content in ("{", '{"probe": {"relative": {}}}', '{"other": 1}', "[1]"):
+    short = saved("d5", 0.91, 0.87, 0.94, rounds=[0.9] * 3)  # three rounds' shares for nine
+    for content in ("{", '{"probe": {"relative": {}}}', '{"other": 1}', "[1]",
+                    json.dumps({"probe": short})):  # fmt: skip
         bad.write_text(content)
         with pytest.raises(InputError, match="bad.json"):
             probe_cost.summarize_runs([a, bad])

@@ -218,6 +218,28 @@ def test_goals_print_next_to_their_figures():
     assert report_goals(goals_of("dashboard", {})) == "goals: none set for this benchmark"
 
 
+def test_a_share_measured_over_rounds_is_judged_by_its_interval():
+    """The dump's and the recording's shares carry their rounds: the verdict is the interval of
+    the median (nine rounds: the 2nd smallest to the 2nd largest, 96 %), so a median over the
+    aim whose rounds straddle it reads "undecided", not "pass"."""
+    from lstm_probe.bench.goals import goals_of, report_goals
+
+    def result(dump_rounds):
+        rounds = {"plain": [1.0] * 9, "recording": [0.99] * 9, "dump": dump_rounds}
+        return {"fps": {"plain": 100.0, "recording": 99.0, "dump": 90.0},
+                "relative": {k: float(np.median(v)) for k, v in rounds.items()},
+                "relative_rounds": rounds, "peak_rss_mib": {0: 300.0}}  # fmt: skip
+
+    straddles = [0.87, 0.88, 0.89, 0.90, 0.91, 0.91, 0.92, 0.93, 0.94]  # median 91 %
+    text = report_goals(goals_of("probe", result(straddles)))
+    assert "dump ≥ 90 % of streaming: 91.0 % (96 % interval 88.0 %–93.0 %) — undecided" in text
+    assert "recording ≥ 98 % of streaming: 99.0 % (96 % interval 99.0 %–99.0 %) — pass" in text
+    above = [0.85, 0.905, 0.91, 0.91, 0.92, 0.92, 0.93, 0.94, 0.99]  # one outlier below
+    assert "— pass" in report_goals(goals_of("probe", result(above))).splitlines()[3]
+    below = [0.80, 0.85, 0.86, 0.87, 0.88, 0.88, 0.89, 0.895, 0.95]
+    assert "— short" in report_goals(goals_of("probe", result(below))).splitlines()[3]
+
+
 def test_gpu_check_quick_runs_on_cpu(tmp_path, capsys):
     """The GPU check's code path end to end in seconds (tiny preset, CPU): every figure printed
     next to its goal; on CPU `all` leaves the GPU check out."""
@@ -229,6 +251,8 @@ def test_gpu_check_quick_runs_on_cpu(tmp_path, capsys):
         assert goal in text
     res = json.loads(out.read_text())["gpu"]
     assert len(res["goals"]) == 5 and all(isinstance(g["pass"], bool) for g in res["goals"])
+    assert all(g["verdict"] in ("pass", "short") and g["pass"] == (g["verdict"] == "pass")
+               for g in res["goals"])  # fmt: skip
     assert res["train"]["steps_per_s"] > 0 and res["batched"]["fps"] > 0
     assert 0 < res["dump"]["relative"] < 10
 

@@ -141,7 +141,8 @@ def run_benchmarks(which: Sequence[str], options: BenchOptions, out: str | None 
             results[key] = measure()
             print(module.report(results[key]), flush=True)
             goals = goals_of(key, results[key])
-            results[key]["goals"] = [{"goal": g, "figure": f, "pass": ok} for g, f, ok in goals]
+            results[key]["goals"] = [{"goal": g, "figure": f, "verdict": v, "pass": v == "pass"}
+                                     for g, f, v in goals]  # fmt: skip
             print(report_goals(goals), flush=True)
     if out:
         write_json_atomic(out, results)

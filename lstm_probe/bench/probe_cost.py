@@ -35,8 +35,8 @@ from ..engine.infer import load_for_inference
 from ..engine.stream import crops_for, stream_video
 from ..probe.recorder import MemoryProbe
 from ..utils import InputError
-from .common import header, machine, median, table
-from .goals import DUMP_OF_STREAMING
+from .common import header, machine, median, median_interval, table
+from .goals import DUMP_OF_STREAMING, interval_verdict
 
 
 def _video(frames: int):
@@ -120,6 +120,7 @@ def run(
         "frames": frames, "repeats": repeats, "round_order": "alternating", "fps": fps,
         "fps_range": spread,
         "relative": share, "relative_range": share_range,  # paired, round by round
+        "relative_rounds": paired_ratios(times),  # each round's share: the goals' intervals
         "cores_busy": {k: median([c / w for c, w in zip(cpu[k], times[k])]) for k in times},
         "peak_rss_mib": peaks,
         "dump_stages_ms": stages,  # ms per frame beside the model, per stage
@@ -146,11 +147,16 @@ def _stored_bytes(dump: Path) -> dict[str, int]:
     return {"file": sum(p.stat().st_size for p in files), "memory": memory}
 
 
+def paired_ratios(times: dict[str, list[float]]) -> dict[str, list[float]]:
+    """{variant: seconds of each round} -> {variant: plain's time over its time, round by
+    round}: its share of plain streaming in each round."""
+    return {k: [p / x for p, x in zip(times["plain"], v, strict=True)] for k, v in times.items()}
+
+
 def paired_shares(times: dict[str, list[float]]) -> tuple[dict, dict]:
     """{variant: seconds of each round} -> each variant's share of plain streaming, the median
-    over rounds of plain's time over its time in the same round, and {variant: [lowest,
-    highest]} of those ratios."""
-    ratios = {k: [p / x for p, x in zip(times["plain"], v, strict=True)] for k, v in times.items()}
+    over rounds of :func:`paired_ratios`, and {variant: [lowest, highest]} of those ratios."""
+    ratios = paired_ratios(times)
     return ({k: median(v) for k, v in ratios.items()},
             {k: [min(v), max(v)] for k, v in ratios.items()})  # fmt: skip
 
@@ -258,19 +264,27 @@ def report_stages(result: dict) -> list[str]:
 
 def summarize_runs(paths) -> str:
     """A table of saved ``bench probe`` results (``--out`` files): per run and model, the dump's
-    share of plain streaming with its rounds' range and its verdict, then how many runs of each
-    model meet the 90 % aim and the median of their shares."""
+    share of plain streaming with its rounds' range, the interval of its median (results saved
+    with their rounds' shares) and its verdict (:func:`~lstm_probe.bench.goals.share_goal`'s),
+    then how many runs of each model meet the 90 % aim and the median of their shares."""
     rows, shares = [], {}
     for path in paths:
         for run in _saved_runs(Path(path)):
             shares.setdefault(run["bench"], []).append(run["share"])
-            verdict = "pass" if run["share"] >= DUMP_OF_STREAMING else "short"
+            interval, verdict = "—", "pass" if run["share"] >= DUMP_OF_STREAMING else "short"
+            if run["each"]:  # saved with its rounds: the verdict of the median's interval
+                lo, hi, coverage = median_interval(run["each"])
+                interval = f"{100 * lo:.1f}–{100 * hi:.1f} ({100 * coverage:.0f} %)"
+                verdict = interval_verdict(lo, hi, DUMP_OF_STREAMING)
             rows.append([run["date"], Path(path).name, run["bench"], run["rounds"], run["order"],
                          f"{100 * run['share']:.1f} %",
-                         f"{100 * run['lo']:.1f}–{100 * run['hi']:.1f}", verdict])  # fmt: skip
+                         f"{100 * run['lo']:.1f}–{100 * run['hi']:.1f}", interval, verdict])  # fmt: skip
     aim = f"≥ {100 * DUMP_OF_STREAMING:.0f} %"
-    head = ["run", "file", "bench", "rounds", "order", "dump of plain", "rounds' range", aim]
+    head = ["run", "file", "bench", "rounds", "order", "dump of plain", "rounds' range",
+            "median's interval", aim]  # fmt: skip
     lines = [table(rows, head)]
+    if any(r[7] == "—" for r in rows):
+        lines.append("—: saved without its rounds' shares; its verdict is the median's alone")
     for key, v in shares.items():
         n = sum(x >= DUMP_OF_STREAMING for x in v)
         lines.append(
@@ -290,9 +304,13 @@ def _saved_runs(path: Path) -> list[dict]:
                 continue
             r = saved[key]
             lo, hi = (float(x) for x in r["relative_range"]["dump"])
+            each = [float(x) for x in r.get("relative_rounds", {}).get("dump", [])]
+            if each and len(each) != int(r["repeats"]):
+                raise ValueError(f"{len(each)} rounds' shares for {r['repeats']} rounds")
             runs.append({"bench": key, "date": str(r["machine"]["date"]),
                          "rounds": int(r["repeats"]), "order": str(r.get("round_order", "fixed")),
-                         "share": float(r["relative"]["dump"]), "lo": lo, "hi": hi})  # fmt: skip
+                         "share": float(r["relative"]["dump"]), "lo": lo, "hi": hi,
+                         "each": each})  # fmt: skip
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
         raise InputError(path, f"not a saved `lstm-probe bench probe` result ({e!r})") from None
     if not runs:
