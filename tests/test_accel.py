@@ -167,6 +167,26 @@ def test_block_writer_stores_every_frame_in_order(tmp_path, n, background):
             assert np.abs(img.astype(int) - frames[t]).max() <= 2
 
 
+def test_block_writer_keeps_only_plain_source_jpegs_of_the_frames_size(tmp_path):
+    w = _writer(tmp_path / "v.h5", block=2)
+    frame = np.full((24, 32, 3), 128, np.uint8)
+    same = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 50])[1].tobytes()
+    other = cv2.imencode(".jpg", np.zeros((10, 10, 3), np.uint8))[1].tobytes()
+    comment = same[:2] + b"\xff\xfe\x00\x07owner" + same[2:]  # a COM segment: metadata
+    sources = [other, b"not a JPEG", same[:40], comment, same, None]
+    for t, source in enumerate(sources):
+        w.append(t, frame, np.zeros((3, 2, 4, 4), np.float32), np.zeros((15, 4, 4)),
+                 np.zeros((14, 2)), np.zeros(14), np.eye(2, 3), source_jpeg=source)  # fmt: skip
+    w.close()
+    with h5py.File(tmp_path / "v.h5") as f:
+        assert f.attrs["frames_from_source"] == 1
+        stored = [np.asarray(b) for b in f["frames"][()]]
+    assert stored[4].tobytes() == same
+    for t in (0, 1, 2, 3, 5):  # encoded anew at quality 90, from the frame
+        assert stored[t].tobytes() not in (same, comment)
+        assert cv2.imdecode(stored[t], cv2.IMREAD_COLOR).shape == (24, 32, 3)
+
+
 @pytest.mark.parametrize("background", [False, True])
 def test_block_writer_error_surfaces_and_abort_leaves_nothing(tmp_path, background):
     """A frame that cannot be encoded fails its block: at the frame that fills it (written in

@@ -1,6 +1,7 @@
 """Loaders on fixtures written in the exact official formats, augmentation, codec, synthetic set."""
 
 import json
+import struct
 
 import cv2
 import numpy as np
@@ -10,7 +11,7 @@ import scipy.io as sio
 from lstm_probe.data import ClipDataset, SubJHMDB, SyntheticVideos, make_sample, open_source
 from lstm_probe.data.jhmdb import read_split
 from lstm_probe.data.penn_action import PennAction
-from lstm_probe.data.video import open_video
+from lstm_probe.data.video import open_video, read_image
 from lstm_probe.skeleton import SKELETON
 from lstm_probe.transforms.augment import ClipTransform, CropPolicy, crop_clip
 from lstm_probe.transforms.geometric import apply_points, invert
@@ -72,6 +73,49 @@ def test_penn_loader_reads_official_layout_and_defects(tmp_path):
     assert d.annotations.bbox.shape == (4, 4)
     assert np.array_equal(d.annotations.bbox[3], d.annotations.bbox[2])
     assert d.frame(0).shape == (60, 80, 3)  # real size, not 'dimensions'
+
+
+def test_a_frame_file_keeps_the_bytes_it_was_decoded_from(tmp_path):
+    """A frame file's bytes stay with the video while its frame is the last one read — the very
+    bytes the frame was decoded from, even if the file changes afterwards; generated and decoded
+    videos keep none."""
+    write_penn(tmp_path, "0001")
+    v = PennAction(tmp_path, "all")[0]
+    path = tmp_path / "frames" / "0001" / "000002.jpg"
+    data = path.read_bytes()
+    assert v.encoded_frame(1) is None  # not read yet
+    img = v.frame(1)
+    assert np.array_equal(img, cv2.imread(str(path), cv2.IMREAD_COLOR))
+    assert v.encoded_frame(1) == data and v.encoded_frame(0) is None
+    path.write_bytes(b"\xff\xd8\xff changed")
+    assert v.encoded_frame(1) == data
+    with pytest.raises(InputError, match="000002.jpg: image cannot be decoded"):
+        v.frame(1)
+    assert v.encoded_frame(1) is None  # a failed read keeps nothing
+    assert SyntheticVideos(split="test", num_videos=1, num_frames=2)[0].encoded_frame(0) is None
+    with pytest.raises(InputError, match="missing frame"):
+        read_image(tmp_path / "frames")  # a folder is no frame
+
+
+def test_frame_files_decode_as_imread_does_with_their_exif_orientation(tmp_path):
+    img = np.zeros((20, 40, 3), np.uint8)
+    img[:5, :10] = 255
+    plain = cv2.imencode(".jpg", img)[1].tobytes()
+    for orientation in (3, 6):  # turned 180°, and 90° (width and height swap)
+        path = tmp_path / f"o{orientation}" / "000001.jpg"
+        path.parent.mkdir()
+        path.write_bytes(plain[:2] + exif_segment(orientation) + plain[2:])
+        frame = open_video(path.parent).frame(0)
+        assert np.array_equal(frame, cv2.imread(str(path), cv2.IMREAD_COLOR))
+        assert frame.shape == ((20, 40, 3) if orientation == 3 else (40, 20, 3))
+        assert frame[-1, -1].all() if orientation == 3 else not frame[0, 0].any()
+
+
+def exif_segment(orientation: int) -> bytes:
+    """A JPEG APP1 segment holding EXIF with one tag: the orientation."""
+    ifd = struct.pack(">H", 1) + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0)
+    payload = b"Exif\x00\x00" + b"MM\x00\x2a" + struct.pack(">I", 8) + ifd + b"\x00" * 4
+    return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
 
 
 def test_penn_bad_inputs_name_the_file(tmp_path):

@@ -1,5 +1,6 @@
 import json
 
+import cv2
 import h5py
 import numpy as np
 import pytest
@@ -193,3 +194,34 @@ def test_overlay_colours_and_transparency():
     assert np.array_equal(out[0, 3], frame[0, 3])  # NaN (outside the crop): the frame untouched
     half = overlay(frame, m, (-1.0, 1.0), "RdBu_r", alpha=0.5)
     assert np.abs(half[0, 0].astype(int) - (top + 100) / 2).max() <= 2
+
+
+def test_jpeg_frame_files_are_stored_as_they_are(tiny_checkpoint, tmp_path):
+    """A frame folder of JPEGs is dumped with each plain file's own bytes (exact: no second JPEG
+    loss, no encoding); a JPEG with metadata (here EXIF) or a PNG is encoded anew from the
+    decoded frame, so no location or owner tag travels into a dump."""
+    from test_data import exif_segment
+
+    from lstm_probe.data.video import open_video
+    from lstm_probe.probe.store import source_jpeg_size
+
+    rng = np.random.default_rng(0)
+    frames = tmp_path / "clip"
+    frames.mkdir()
+    noise = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(4)]
+    images = [cv2.GaussianBlur(n, (9, 9), 3) for n in noise]  # smooth: JPEG keeps them close
+    files = [frames / f"{t:03d}.{ext}" for t, ext in enumerate(("jpg", "jpg", "png", "jpg"))]
+    for path, img in zip(files, images):
+        cv2.imwrite(str(path), img)
+    jpeg = files[1].read_bytes()
+    files[1].write_bytes(jpeg[:2] + exif_segment(1) + jpeg[2:])  # orientation 1: as stored
+    out = dump_videos(tiny_checkpoint, [open_video(frames)], tmp_path / "d", progress=False)
+    v = open_dump(out).video("clip")
+    with h5py.File(v.path) as f:
+        stored = [bytes(np.asarray(b)) for b in f["frames"][()]]
+        assert f.attrs["frames_from_source"] == 2
+    assert stored[0] == files[0].read_bytes() and stored[3] == files[3].read_bytes()
+    assert stored[1] != files[1].read_bytes() and source_jpeg_size(stored[1]) == (64, 48)
+    for t in (0, 3):  # the frame the model saw, bit for bit
+        assert np.array_equal(v.frame_image(t), cv2.imread(str(files[t]))[:, :, ::-1])
+    assert np.abs(v.frame_image(2).astype(int) - images[2][:, :, ::-1]).mean() < 3  # encoded

@@ -70,6 +70,11 @@ class Video:
         for t in range(start, stop):
             yield self.frame(t)
 
+    def encoded_frame(self, t: int) -> bytes | None:
+        """The encoded bytes frame ``t`` was decoded from, where the video keeps them (a frame
+        file just read); None where it has none (decoded video, generated frames)."""
+        return None
+
     def _check_index(self, t: int) -> None:
         if not 0 <= t < self.num_frames:
             raise IndexError(f"{self.video_id}: frame {t} out of range 0..{self.num_frames - 1}")
@@ -106,13 +111,23 @@ class VideoList:
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
+    return read_image_file(path)[0]
+
+
+def read_image_file(path: str | os.PathLike) -> tuple[np.ndarray, bytes]:
+    """An image file, decoded as ``cv2.imread`` decodes it (BGR, its EXIF orientation applied),
+    and the bytes it was decoded from."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "missing frame")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        raise InputError(path, "missing frame") from None
+    except OSError as e:
+        raise InputError(path, f"unreadable ({e.strerror or e})") from None
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
     if img is None:
         raise InputError(path, "image cannot be decoded (truncated or not an image)")
-    return img
+    return img, data
 
 
 def read_mat(path: str | os.PathLike, what: str = "file", **loadmat) -> dict:
@@ -139,10 +154,12 @@ class FrameFilesVideo(Video):
         self.annotations = annotations or Annotations()
         self.attrs = dict(attrs or {})
         self._shape: tuple[int, ...] | None = None
+        self._last: tuple[int, bytes] | None = None  # the frame last read, and its file's bytes
 
     def frame(self, t: int) -> np.ndarray:
         self._check_index(t)
-        img = read_image(self.paths[t])
+        self._last = None
+        img, data = read_image_file(self.paths[t])
         if self._shape is None:
             self._shape = img.shape
         elif img.shape != self._shape:
@@ -152,7 +169,14 @@ class FrameFilesVideo(Video):
                 f"frame is {img.shape[1]}×{img.shape[0]}, the video's frames are {w}×{h} "
                 "(a video's frames must share one size)",
             )
+        self._last = (t, data)
         return img
+
+    def encoded_frame(self, t: int) -> bytes | None:
+        """The bytes of frame ``t``'s file when it is the frame last read (:meth:`frame`): the
+        very bytes that frame was decoded from, whatever the file holds now."""
+        last = self._last
+        return last[1] if last is not None and last[0] == t else None
 
 
 class VideoFile(Video):

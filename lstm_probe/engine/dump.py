@@ -407,6 +407,7 @@ def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: i
                     gt=gt,
                     gates=gates,
                     hidden=_host(rec["hidden"][0].float(), copy=True) if options.hidden else None,
+                    source_jpeg=video.encoded_frame(r.index),  # a JPEG frame file: kept as is
                 )
                 probe.latest.clear()
         writer.close()

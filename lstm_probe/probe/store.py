@@ -22,9 +22,13 @@ Per video (F frames, C channels, h×w grid, J joints):
     keypoints_gt  float32 [F, J, 2], visible int8 [F, J], bbox float32 [F, 4]  when annotated
     flags/<name>  per-frame flags of the source (the synthetic set: occluded [F, J], cue_visible [F])
     grid_to_frame float32 [F, 2, 3]
-    frames        vlen uint8 [F]            JPEG bytes of the original frames
+    frames        vlen uint8 [F]            JPEG bytes of the original frames: a source frame's
+                                           own file where it is a JPEG with no metadata
+                                           (:func:`source_jpeg_size`; exact, not re-encoded),
+                                           else the decoded frame encoded at quality 90
     gates, hidden optional float16 [F, 4, C, h, w] (i, f, o, g) and [F, C, h, w]
-    attrs         video_id, frame_width, frame_height, num_frames, source attributes (JSON),
+    attrs         video_id, frame_width, frame_height, num_frames, frames_from_source (how
+                  many frames are their source file's bytes), source attributes (JSON),
                   frame0_has_no_memory = True: at frame 0, prev_cell and forget_term are zeros
 
 Nothing is pickled. Frame 0's prev_cell and forget_term are zeros (C_0 = 0), so the identities
@@ -163,6 +167,7 @@ class VideoDumpWriter:
         self.f = h5py.File(self.tmp, "w")
         C, h, J = channels, grid, num_joints
         self.jpeg_quality, self.n = jpeg_quality, 0
+        self.from_source = 0  # frames stored as their source file's JPEG bytes
         P = len(STORED_PHASES)
         frame_bytes = 4 * C * h * h * (P + (4 if gates else 0) + (1 if hidden else 0))
         self.block, self.written = max(1, min(block, block_bytes // frame_bytes)), 0
@@ -244,6 +249,7 @@ class VideoDumpWriter:
         gates: np.ndarray | None = None,
         hidden: np.ndarray | None = None,
         stats: np.ndarray | None = None,
+        source_jpeg: bytes | None = None,
     ) -> None:
         """Queue frame ``t``. ``memory``: the (3, C, h, w) maps of :data:`STORED_PHASES` — an
         array, a tensor, anything NumPy reads (a device-to-host copy in flight) — or a list of
@@ -253,13 +259,16 @@ class VideoDumpWriter:
         does not modify. ``memory``, ``gates`` and ``hidden`` are stored as float16; pass them
         in float32 (the model's precision) and the statistics are computed here, from the
         float32 maps before rounding. ``stats`` (3, C, 7): :func:`map_stats` of the memory when
-        the caller has them already."""
+        the caller has them already. ``source_jpeg``: the bytes of the JPEG file the frame was
+        decoded from; stored as they are (exact, and no encoding) when
+        :func:`source_jpeg_size` admits them and gives the frame's size, else the frame is
+        encoded."""
         if self.n == 0:
             self.f.attrs["first_frame"] = int(t)
         row = {
             "t": t, "frames": frame_bgr, "memory": memory, "beliefs": belief,
             "keypoints": keypoints, "confidence": confidence, "grid_to_frame": grid_to_frame,
-            "stats": stats,
+            "stats": stats, "source_jpeg": source_jpeg,
         }  # fmt: skip
         if self.gates is not None:
             row["gates"] = gates
@@ -373,6 +382,12 @@ class VideoDumpWriter:
         self.written = i + n
 
     def _jpeg(self, row: dict) -> np.ndarray:
+        """The frame's JPEG: its source file's bytes where they may be stored as they are, else
+        the frame encoded at :attr:`jpeg_quality`."""
+        source, frame = row["source_jpeg"], row["frames"]
+        if source is not None and source_jpeg_size(source) == frame.shape[1::-1]:
+            self.from_source += 1
+            return np.frombuffer(source, np.uint8)
         try:
             ok, buf = cv2.imencode(
                 ".jpg", row["frames"], [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
@@ -392,6 +407,7 @@ class VideoDumpWriter:
         t = time.perf_counter()
         try:
             self.f.attrs["num_frames"] = self.n
+            self.f.attrs["frames_from_source"] = self.from_source
             self.f.close()
         except OSError as e:
             failure = e
@@ -705,25 +721,60 @@ def _str_attr(path: Path, attrs, key: str, default: str) -> str:
     return v
 
 
-def _jpeg_size(buf: np.ndarray) -> tuple[int, int] | None:
-    """(width, height) from a JPEG's frame header, or None if ``buf`` is not a JPEG."""
-    b = buf.tobytes()
+def _jpeg_markers(b: bytes):
+    """(marker, offset) of each segment of a JPEG's header, up to its first scan (SOS, 0xDA) or
+    the first byte that does not parse; nothing if ``b`` is not a JPEG."""
     if b[:3] != b"\xff\xd8\xff":
-        return None
+        return
     i = 2
-    while i + 9 <= len(b):
-        if b[i] != 0xFF:
-            return None
+    while i + 4 <= len(b) and b[i] == 0xFF:
         m = b[i + 1]
         if m == 0xFF:  # fill byte
             i += 1
-        elif 0xC0 <= m <= 0xCF and m not in (0xC4, 0xC8, 0xCC):  # start of frame
+            continue
+        yield m, i
+        if m == 0xDA:
+            return
+        i += 2 if m == 0x01 or 0xD0 <= m <= 0xD8 else 2 + int.from_bytes(b[i + 2 : i + 4], "big")
+
+
+def _is_sof(m: int) -> bool:
+    return 0xC0 <= m <= 0xCF and m not in (0xC4, 0xC8, 0xCC)
+
+
+def _jpeg_size(buf: np.ndarray) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's frame header, or None if ``buf`` is not a JPEG."""
+    b = buf.tobytes()
+    for m, i in _jpeg_markers(b):
+        if _is_sof(m):
+            if i + 9 > len(b):
+                return None
             return int.from_bytes(b[i + 7 : i + 9], "big"), int.from_bytes(b[i + 5 : i + 7], "big")
-        elif m == 0x01 or 0xD0 <= m <= 0xD8:  # markers without a length
-            i += 2
-        else:
-            i += 2 + int.from_bytes(b[i + 2 : i + 4], "big")
     return None
+
+
+# What a source frame's JPEG may hold to be stored as it is: JFIF (APP0), Adobe's colour
+# transform (APP14) and the structure (tables, frame, restart interval). Any other application
+# segment (EXIF, XMP, ICC profiles, a camera's own) or a comment is left out of a dump: it may
+# carry the footage's location or owner, and EXIF's orientation turns the decoded frame.
+_PLAIN_SEGMENTS = frozenset({0xE0, 0xEE, 0xC4, 0xCC, 0xDB, 0xDD, 0xDA})
+
+
+def source_jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a source frame's JPEG bytes a dump may store as they are: a JPEG
+    whose header holds nothing but :data:`_PLAIN_SEGMENTS` and one frame header before its
+    first scan; else None (the frame is encoded anew)."""
+    size, scan = None, False
+    for m, i in _jpeg_markers(data):
+        if _is_sof(m):
+            if size is not None or i + 9 > len(data):
+                return None
+            size = (int.from_bytes(data[i + 7 : i + 9], "big"),
+                    int.from_bytes(data[i + 5 : i + 7], "big"))  # fmt: skip
+        elif m not in _PLAIN_SEGMENTS:
+            return None
+        scan = m == 0xDA
+    return size if scan else None
 
 
 class DumpVideo:
