@@ -26,6 +26,13 @@ def test_peak_rss_takes_any_dump_lengths(tiny_checkpoint):
     assert "6 frames" in probe_cost.report_peak_rss(peaks)
 
 
+def test_an_untrained_preset_is_named_not_its_temporary_file():
+    r = probe_cost.run_untrained("tiny", frames=2, repeats=1, peak_lengths=(2,))
+    assert r["checkpoint"] == "an untrained LSTM PM, tiny preset"
+    assert r["relative_rounds"]["dump"] and set(r["peak_rss_mib"]) == {0, 2}
+    assert "an untrained LSTM PM, tiny preset (" in probe_cost.report(r)
+
+
 def test_render_time_counts_every_frame():
     videos = list(SyntheticVideos(split="test", num_videos=2, num_frames=3))
     assert fastpath.render_ms(videos) > 0

@@ -238,6 +238,11 @@ def test_a_share_measured_over_rounds_is_judged_by_its_interval():
     assert "— pass" in report_goals(goals_of("probe", result(above))).splitlines()[3]
     below = [0.80, 0.85, 0.86, 0.87, 0.88, 0.88, 0.89, 0.895, 0.95]
     assert "— short" in report_goals(goals_of("probe", result(below))).splitlines()[3]
+    one = result([0.91])  # `--quick`: one round, nothing to judge its spread by
+    one["relative_rounds"] = {k: v[:1] for k, v in one["relative_rounds"].items()}
+    assert "dump ≥ 90 % of streaming: 91.0 % (one round) — pass" in report_goals(
+        goals_of("probe", one)
+    )
 
 
 def test_gpu_check_quick_runs_on_cpu(tmp_path, capsys):

@@ -85,6 +85,8 @@ def share_goal(result: dict, variant: str, aim: float) -> Goal:
     rounds = result.get("relative_rounds", {}).get(variant)
     if not rounds:
         return what, _pct(share), _met(share >= aim)
+    if len(rounds) == 1:  # no spread to judge by
+        return what, f"{_pct(share)} (one round)", _met(share >= aim)
     lo, hi, coverage = median_interval(rounds)
     figure = f"{_pct(share)} ({100 * coverage:.0f} % interval {_pct(lo)}–{_pct(hi)})"
     return what, figure, interval_verdict(lo, hi, aim)

@@ -166,7 +166,9 @@ def run_untrained(preset: str = "paper", device: torch.device | str = "cpu", **k
     here): 30 frames, 9 interleaved repeats, dumps of 100 and 1,000 frames for the peak."""
     with tempfile.TemporaryDirectory() as tmp:
         args = {"frames": 30, "repeats": 9, "peak_lengths": (100, 1000), **kw}
-        return run(random_checkpoint(preset, tmp), "auto", device=device, **args)
+        result = run(random_checkpoint(preset, tmp), "auto", device=device, **args)
+    result["checkpoint"] = f"an untrained LSTM PM, {preset} preset"  # its file is gone
+    return result
 
 
 def peak_rss(checkpoint, lengths=(250, 1000), accel: str = "auto", folder=None) -> dict:
