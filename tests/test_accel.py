@@ -22,7 +22,7 @@ from lstm_probe.engine.stream import crops_for, stream_video
 from lstm_probe.models import build_model
 from lstm_probe.models.layers import ImageTrunk, pool
 from lstm_probe.probe.inspect import check_dump
-from lstm_probe.probe.store import VideoDumpWriter, map_stats, open_dump
+from lstm_probe.probe.store import VideoDumpWriter, map_stats, open_dump, source_jpeg_size
 from lstm_probe.utils import InputError
 
 
@@ -167,8 +167,48 @@ def test_block_writer_stores_every_frame_in_order(tmp_path, n, background):
             assert np.abs(img.astype(int) - frames[t]).max() <= 2
 
 
-def test_block_writer_keeps_only_plain_source_jpegs_of_the_frames_size(tmp_path):
-    w = _writer(tmp_path / "v.h5", block=2)
+def test_a_source_jpeg_is_kept_only_if_it_holds_the_image_alone():
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (32, 48, 3), dtype=np.uint8), (5, 5), 2)
+    jpeg = cv2.imencode(".jpg", img)[1].tobytes()
+    progressive = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes()
+    adobe = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x01"  # colour transform: YCbCr
+    kept = [jpeg, progressive, cv2.imencode(".jpg", img[:, :, 0])[1].tobytes(),
+            cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_RST_INTERVAL, 2])[1].tobytes(),
+            jpeg[:2] + adobe + jpeg[2:], jpeg[:-2] + b"\xff\xff\xd9"]  # fmt: skip
+    for data in kept:
+        assert source_jpeg_size(data) == (48, 32)
+    second_scan = progressive.index(b"\xff\xda", progressive.index(b"\xff\xda") + 2)
+    app0 = jpeg.index(b"JFIF")
+    sof = jpeg.index(b"\xff\xc0")
+
+    def changed(at: int, value: int) -> bytes:
+        b = bytearray(jpeg)
+        b[at] = value
+        return bytes(b)
+
+    refused = {
+        "EXIF": jpeg[:2] + b"\xff\xe1\x00\x08Exif\x00\x00" + jpeg[2:],
+        "a comment": jpeg[:2] + b"\xff\xfe\x00\x07owner" + jpeg[2:],
+        "a comment between scans": progressive[:second_scan]
+        + b"\xff\xfe\x00\x05GPS"
+        + progressive[second_scan:],
+        "data after the image": jpeg + b"PK\x03\x04",
+        "a second image after it": jpeg + jpeg,
+        "a JFIF thumbnail's size": changed(app0 + 12, 4),
+        "12-bit samples": changed(sof + 4, 12),
+        "a lossless frame": changed(sof + 1, 0xC3),
+        "cut short": jpeg[: len(jpeg) // 2],
+        "PNG": cv2.imencode(".png", img)[1].tobytes(),
+        "nothing": b"",
+    }
+    for what, data in refused.items():
+        assert source_jpeg_size(data) is None, what
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_block_writer_keeps_only_plain_source_jpegs_of_the_frames_size(tmp_path, background):
+    w = _writer(tmp_path / "v.h5", block=2, background=background)
     frame = np.full((24, 32, 3), 128, np.uint8)
     same = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 50])[1].tobytes()
     other = cv2.imencode(".jpg", np.zeros((10, 10, 3), np.uint8))[1].tobytes()

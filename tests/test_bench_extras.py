@@ -91,8 +91,8 @@ def test_saved_probe_runs_are_tabulated_with_their_verdicts(tmp_path):
     lines = text.splitlines()
     assert "90.3 %" in lines[2] and "fixed" in lines[2] and lines[2].rstrip().endswith("pass")
     assert "alternating" in lines[3] and lines[3].rstrip().endswith("short")
-    assert "probe: 1 of 2 runs ≥ 90 %, median of the runs 89.2 %" in text
-    assert "probe_paper: 1 of 1 runs ≥ 90 %, median of the runs 96.3 %" in text
+    assert "probe: 1 of 2 runs' medians ≥ 90 %, median of the runs 89.2 %" in text
+    assert "probe_paper: 1 of 1 runs' medians ≥ 90 %, median of the runs 96.3 %" in text
     assert "saved without its rounds' shares" in text
     # saved with its rounds: the median's interval decides — over the aim, yet undecided
     rounds = [0.87, 0.88, 0.89, 0.90, 0.91, 0.91, 0.92, 0.93, 0.94]

@@ -76,22 +76,30 @@ def test_penn_loader_reads_official_layout_and_defects(tmp_path):
 
 
 def test_a_frame_file_keeps_the_bytes_it_was_decoded_from(tmp_path):
-    """A frame file's bytes stay with the video while its frame is the last one read — the very
-    bytes the frame was decoded from, even if the file changes afterwards; generated and decoded
-    videos keep none."""
+    """Streaming a frame folder keeps each file's bytes while its frame is the one yielded last —
+    the very bytes it was decoded from, even if the file changes afterwards — and drops them when
+    the stream ends; reading frames on their own (training clips) keeps none; generated videos
+    have none."""
     write_penn(tmp_path, "0001")
     v = PennAction(tmp_path, "all")[0]
-    path = tmp_path / "frames" / "0001" / "000002.jpg"
-    data = path.read_bytes()
-    assert v.encoded_frame(1) is None  # not read yet
-    img = v.frame(1)
-    assert np.array_equal(img, cv2.imread(str(path), cv2.IMREAD_COLOR))
-    assert v.encoded_frame(1) == data and v.encoded_frame(0) is None
-    path.write_bytes(b"\xff\xd8\xff changed")
-    assert v.encoded_frame(1) == data
+    paths = [tmp_path / "frames" / "0001" / f"{t + 1:06d}.jpg" for t in range(4)]
+    data = [p.read_bytes() for p in paths]
+    stream = v.frames(1, 3)
+    img = next(stream)
+    assert np.array_equal(img, cv2.imread(str(paths[1]), cv2.IMREAD_COLOR))
+    assert v.encoded_frame(1) == data[1] and v.encoded_frame(2) is None
+    paths[1].write_bytes(b"\xff\xd8\xff changed")
+    assert v.encoded_frame(1) == data[1]
+    next(stream)
+    assert v.encoded_frame(2) == data[2] and v.encoded_frame(1) is None
+    assert next(stream, None) is None and v.encoded_frame(2) is None  # the stream ended
+    v.frame(3)
+    assert v.encoded_frame(3) is None  # random access keeps nothing
+    stream = v.frames(0, 4)
+    next(stream)
     with pytest.raises(InputError, match="000002.jpg: image cannot be decoded"):
-        v.frame(1)
-    assert v.encoded_frame(1) is None  # a failed read keeps nothing
+        next(stream)
+    assert v.encoded_frame(0) is None and v.encoded_frame(1) is None  # a failed read: nothing
     assert SyntheticVideos(split="test", num_videos=1, num_frames=2)[0].encoded_frame(0) is None
     with pytest.raises(InputError, match="missing frame"):
         read_image(tmp_path / "frames")  # a folder is no frame
@@ -108,7 +116,9 @@ def test_frame_files_decode_as_imread_does_with_their_exif_orientation(tmp_path)
         frame = open_video(path.parent).frame(0)
         assert np.array_equal(frame, cv2.imread(str(path), cv2.IMREAD_COLOR))
         assert frame.shape == ((20, 40, 3) if orientation == 3 else (40, 20, 3))
-        assert frame[-1, -1].all() if orientation == 3 else not frame[0, 0].any()
+        # the white top-left corner: bottom-right turned 180°, top-right turned 90° clockwise
+        corner = frame[-1, -1] if orientation == 3 else frame[0, -1]
+        assert corner.min() > 200 and frame[0, 0].max() < 50
 
 
 def exif_segment(orientation: int) -> bytes:

@@ -20,7 +20,8 @@ JSON; docs/performance.md is made from one such run):
 ==============  ===========================================================================
 
 After each report ``bench`` prints that benchmark's goals, each next to its figure with
-``pass`` or ``short`` (:mod:`lstm_probe.bench.goals`).
+``pass`` or ``short`` — or ``undecided`` where a share measured over rounds has an interval
+that spans its goal (:mod:`lstm_probe.bench.goals`).
 """
 
 from __future__ import annotations

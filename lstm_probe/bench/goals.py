@@ -77,19 +77,27 @@ def probe(result: dict) -> list[Goal]:
 
 def share_goal(result: dict, variant: str, aim: float) -> Goal:
     """``variant`` ≥ ``aim`` of plain streaming, judged by the interval of its rounds' median
-    share (:func:`~lstm_probe.bench.common.median_interval` of ``relative_rounds``): pass when
-    all of it reaches the aim, short when none does, undecided when it spans the aim — the
-    difference is within the rounds' noise. A result saved without its rounds: the point."""
+    share (:func:`judged_share` of ``relative_rounds``). A result saved without its rounds: the
+    point."""
     what = f"{variant} ≥ {100 * aim:.0f} % of streaming"
     share = result["relative"][variant]
-    rounds = result.get("relative_rounds", {}).get(variant)
-    if not rounds:
-        return what, _pct(share), _met(share >= aim)
-    if len(rounds) == 1:  # no spread to judge by
-        return what, f"{_pct(share)} (one round)", _met(share >= aim)
+    rounds = result.get("relative_rounds", {}).get(variant) or []
+    interval, verdict = judged_share(share, rounds, aim)
+    if interval is None:
+        return what, _pct(share) + (" (one round)" if rounds else ""), verdict
+    lo, hi, coverage = interval
+    return what, f"{_pct(share)} ({100 * coverage:.0f} % interval {_pct(lo)}–{_pct(hi)})", verdict
+
+
+def judged_share(share: float, rounds, aim: float) -> tuple[tuple[float, float, float] | None, str]:
+    """A share's verdict against ``aim`` from its rounds: (the interval of their median — low,
+    high, coverage, :func:`~lstm_probe.bench.common.median_interval` —, its verdict: pass when
+    all of it reaches the aim, short when none does, undecided when it spans the aim, the
+    difference within the rounds' noise). Fewer than two rounds: (None, the point's verdict)."""
+    if len(rounds) < 2:
+        return None, _met(share >= aim)
     lo, hi, coverage = median_interval(rounds)
-    figure = f"{_pct(share)} ({100 * coverage:.0f} % interval {_pct(lo)}–{_pct(hi)})"
-    return what, figure, interval_verdict(lo, hi, aim)
+    return (lo, hi, coverage), interval_verdict(lo, hi, aim)
 
 
 def interval_verdict(lo: float, hi: float, aim: float) -> str:

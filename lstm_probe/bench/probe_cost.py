@@ -35,8 +35,8 @@ from ..engine.infer import load_for_inference
 from ..engine.stream import crops_for, stream_video
 from ..probe.recorder import MemoryProbe
 from ..utils import InputError
-from .common import header, machine, median, median_interval, table
-from .goals import DUMP_OF_STREAMING, interval_verdict
+from .common import header, machine, median, table
+from .goals import DUMP_OF_STREAMING, judged_share
 
 
 def _video(frames: int):
@@ -273,11 +273,11 @@ def summarize_runs(paths) -> str:
     for path in paths:
         for run in _saved_runs(Path(path)):
             shares.setdefault(run["bench"], []).append(run["share"])
-            interval, verdict = "—", "pass" if run["share"] >= DUMP_OF_STREAMING else "short"
-            if run["each"]:  # saved with its rounds: the verdict of the median's interval
-                lo, hi, coverage = median_interval(run["each"])
+            judged, verdict = judged_share(run["share"], run["each"], DUMP_OF_STREAMING)
+            interval = "—"
+            if judged is not None:  # saved with its rounds: the verdict of the median's interval
+                lo, hi, coverage = judged
                 interval = f"{100 * lo:.1f}–{100 * hi:.1f} ({100 * coverage:.0f} %)"
-                verdict = interval_verdict(lo, hi, DUMP_OF_STREAMING)
             rows.append([run["date"], Path(path).name, run["bench"], run["rounds"], run["order"],
                          f"{100 * run['share']:.1f} %",
                          f"{100 * run['lo']:.1f}–{100 * run['hi']:.1f}", interval, verdict])  # fmt: skip
@@ -286,12 +286,13 @@ def summarize_runs(paths) -> str:
             "median's interval", aim]  # fmt: skip
     lines = [table(rows, head)]
     if any(r[7] == "—" for r in rows):
-        lines.append("—: saved without its rounds' shares; its verdict is the median's alone")
+        lines.append(
+            "—: saved without its rounds' shares (or with one); its verdict is the median's"
+        )
     for key, v in shares.items():
         n = sum(x >= DUMP_OF_STREAMING for x in v)
-        lines.append(
-            f"{key}: {n} of {len(v)} runs {aim}, median of the runs {100 * median(v):.1f} %"
-        )
+        lines.append(f"{key}: {n} of {len(v)} runs' medians {aim}, "
+                     f"median of the runs {100 * median(v):.1f} %")  # fmt: skip
     return "\n".join(lines)
 
 

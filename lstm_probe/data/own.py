@@ -60,6 +60,9 @@ class VideoPart(Video):
         stop = self.num_frames if stop is None else min(stop, self.num_frames)
         yield from self.base.frames(self.start + start, self.start + stop)
 
+    def encoded_frame(self, t: int) -> bytes | None:
+        return self.base.encoded_frame(self.start + t)
+
     def frame(self, t: int) -> np.ndarray:
         self._check_index(t)
         if not isinstance(self.base, VideoFile):

@@ -71,8 +71,9 @@ class Video:
             yield self.frame(t)
 
     def encoded_frame(self, t: int) -> bytes | None:
-        """The encoded bytes frame ``t`` was decoded from, where the video keeps them (a frame
-        file just read); None where it has none (decoded video, generated frames)."""
+        """The encoded bytes frame ``t`` was decoded from, where the video keeps them (the frame
+        file :meth:`frames` yielded last); None where it has none (decoded video, generated
+        frames, a frame read on its own)."""
         return None
 
     def _check_index(self, t: int) -> None:
@@ -118,10 +119,10 @@ def read_image_file(path: str | os.PathLike) -> tuple[np.ndarray, bytes]:
     """An image file, decoded as ``cv2.imread`` decodes it (BGR, its EXIF orientation applied),
     and the bytes it was decoded from."""
     path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "missing frame")
     try:
         data = path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError):
-        raise InputError(path, "missing frame") from None
     except OSError as e:
         raise InputError(path, f"unreadable ({e.strerror or e})") from None
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
@@ -154,11 +155,26 @@ class FrameFilesVideo(Video):
         self.annotations = annotations or Annotations()
         self.attrs = dict(attrs or {})
         self._shape: tuple[int, ...] | None = None
-        self._last: tuple[int, bytes] | None = None  # the frame last read, and its file's bytes
+        self._last: tuple[int, bytes] | None = None  # streaming: the frame last yielded, its bytes
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Frames in order, each file's bytes kept until the next is read (:meth:`encoded_frame`)
+        and dropped when the iteration ends: random access (training clips) keeps none."""
+        stop = self.num_frames if stop is None else min(stop, self.num_frames)
+        try:
+            for t in range(start, stop):
+                self._last = None
+                img, data = self._read(t)
+                self._last = (t, data)
+                yield img
+        finally:
+            self._last = None
 
     def frame(self, t: int) -> np.ndarray:
+        return self._read(t)[0]
+
+    def _read(self, t: int) -> tuple[np.ndarray, bytes]:
         self._check_index(t)
-        self._last = None
         img, data = read_image_file(self.paths[t])
         if self._shape is None:
             self._shape = img.shape
@@ -169,12 +185,11 @@ class FrameFilesVideo(Video):
                 f"frame is {img.shape[1]}×{img.shape[0]}, the video's frames are {w}×{h} "
                 "(a video's frames must share one size)",
             )
-        self._last = (t, data)
-        return img
+        return img, data
 
     def encoded_frame(self, t: int) -> bytes | None:
-        """The bytes of frame ``t``'s file when it is the frame last read (:meth:`frame`): the
-        very bytes that frame was decoded from, whatever the file holds now."""
+        """The bytes of frame ``t``'s file while it is the frame :meth:`frames` yielded last:
+        the very bytes that frame was decoded from, whatever the file holds now."""
         last = self._last
         return last[1] if last is not None and last[0] == t else None
 

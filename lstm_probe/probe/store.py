@@ -753,28 +753,69 @@ def _jpeg_size(buf: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
-# What a source frame's JPEG may hold to be stored as it is: JFIF (APP0), Adobe's colour
-# transform (APP14) and the structure (tables, frame, restart interval). Any other application
-# segment (EXIF, XMP, ICC profiles, a camera's own) or a comment is left out of a dump: it may
-# carry the footage's location or owner, and EXIF's orientation turns the decoded frame.
-_PLAIN_SEGMENTS = frozenset({0xE0, 0xEE, 0xC4, 0xCC, 0xDB, 0xDD, 0xDA})
+# A source frame's JPEG is stored as it is only if it holds the image and nothing else: JFIF's
+# header without a thumbnail (APP0), Adobe's colour transform (APP14), tables, restart intervals,
+# one 8-bit baseline, extended or progressive frame of 1 or 3 components, its scans and the end
+# of image as its last bytes. Any other application segment (EXIF, XMP, ICC profiles, a camera's
+# own), a comment, a thumbnail or data after the image may carry the footage's location or
+# owner (and EXIF's orientation turns the decoded frame): such a frame is encoded anew.
+_TABLES = frozenset({0xC4, 0xCC, 0xDB, 0xDD})  # Huffman, arithmetic, quantisation, restart
+_PLAIN_SOF = frozenset({0xC0, 0xC1, 0xC2})
 
 
 def source_jpeg_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) of a source frame's JPEG bytes a dump may store as they are: a JPEG
-    whose header holds nothing but :data:`_PLAIN_SEGMENTS` and one frame header before its
-    first scan; else None (the frame is encoded anew)."""
-    size, scan = None, False
-    for m, i in _jpeg_markers(data):
-        if _is_sof(m):
-            if size is not None or i + 9 > len(data):
+    """(width, height) of a source frame's JPEG bytes a dump may store as they are (see above),
+    else None (the frame is encoded anew). Reads the whole file: the segments of its header and
+    between its scans, and the markers in its entropy-coded data."""
+    b = bytes(data)
+    n = len(b)
+    if n < 4 or b[:2] != b"\xff\xd8" or b[-2:] != b"\xff\xd9":
+        return None
+    # where a 0xFF in the data is a marker: not a stuffed 0xFF00, a restart or a fill byte
+    a = np.frombuffer(b, np.uint8)
+    ff = np.flatnonzero(a[:-1] == 0xFF)
+    after = a[ff + 1]
+    markers = ff[(after != 0) & (after != 0xFF) & ((after < 0xD0) | (after > 0xD7))]
+    size, i = None, 2
+    while True:  # a run of segments, then a scan
+        while True:
+            if i + 2 > n or b[i] != 0xFF:
                 return None
-            size = (int.from_bytes(data[i + 7 : i + 9], "big"),
-                    int.from_bytes(data[i + 5 : i + 7], "big"))  # fmt: skip
-        elif m not in _PLAIN_SEGMENTS:
+            m = b[i + 1]
+            if m == 0xFF:
+                i += 1
+                continue
+            if m == 0xD9:  # end of image: the last two bytes
+                return size if i == n - 2 and size is not None else None
+            if i + 4 > n:
+                return None
+            length = int.from_bytes(b[i + 2 : i + 4], "big")
+            seg = b[i + 4 : i + 2 + length]
+            if length < 2 or i + 2 + length > n:
+                return None
+            if m in _PLAIN_SOF:  # precision, height, width, components, 3 bytes per component
+                if size is not None or len(seg) < 6 or seg[0] != 8 or seg[5] not in (1, 3):
+                    return None
+                if length != 8 + 3 * seg[5]:
+                    return None
+                size = int.from_bytes(seg[3:5], "big"), int.from_bytes(seg[1:3], "big")
+            elif m == 0xE0:
+                if not (seg[:5] == b"JFIF\x00" and length == 16 and seg[12:14] == b"\x00\x00"):
+                    return None
+            elif m == 0xEE:
+                if not (seg[:5] == b"Adobe" and length == 14):
+                    return None
+            elif m != 0xDA and m not in _TABLES:
+                return None
+            i += 2 + length
+            if m == 0xDA:
+                break
+        if size is None:
             return None
-        scan = m == 0xDA
-    return size if scan else None
+        k = int(np.searchsorted(markers, i))  # the scan's data runs to the next marker
+        if k == len(markers):
+            return None
+        i = int(markers[k])
 
 
 class DumpVideo:
