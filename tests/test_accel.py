@@ -260,6 +260,8 @@ def test_bench_command_runs_every_benchmark_quickly(tmp_path, capsys):
     assert set(res["probe"]["dump_stages_ms"]) == {*WRITER_STAGES, "fingerprint", "manifest"}
     kib = res["probe"]["dump_kib_per_frame"]  # the tiny quick model: 3 phases of 8 × 8² float16
     assert kib["memory"] <= kib["file"] and "KiB per frame" in text
+    jpeg = res["probe"]["frame_jpeg_ms"]  # the JPEG stage both ways: encoded, or a file kept
+    assert jpeg["encoded"] > 0 and jpeg["kept"] > 0 and "a frame's JPEG stage: encoded" in text
     assert "by stage" in text
     assert main(["bench", "nonsense"]) == 2
 

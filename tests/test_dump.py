@@ -216,7 +216,8 @@ def test_jpeg_frame_files_are_stored_as_they_are(tiny_checkpoint, tmp_path):
     jpeg = files[1].read_bytes()
     files[1].write_bytes(jpeg[:2] + exif_segment(1) + jpeg[2:])  # orientation 1: as stored
     out = dump_videos(tiny_checkpoint, [open_video(frames)], tmp_path / "d", progress=False)
-    v = open_dump(out).video("clip")
+    dump = open_dump(out)
+    v = dump.video("clip")
     with h5py.File(v.path) as f:
         stored = [bytes(np.asarray(b)) for b in f["frames"][()]]
         assert f.attrs["frames_from_source"] == 2
@@ -225,3 +226,10 @@ def test_jpeg_frame_files_are_stored_as_they_are(tiny_checkpoint, tmp_path):
     for t in (0, 3):  # the frame the model saw, bit for bit
         assert np.array_equal(v.frame_image(t), cv2.imread(str(files[t]))[:, :, ::-1])
     assert np.abs(v.frame_image(2).astype(int) - images[2][:, :, ::-1]).mean() < 3  # encoded
+    assert v.frames_from_source == 2
+    assert "clip: 4 frames 64×48, 2 frames as their files, C=f⊙C+i⊙g" in check_dump(out)["text"]
+    dump.close()
+    with h5py.File(v.path, "r+") as f:  # a count the file cannot hold is refused
+        f.attrs["frames_from_source"] = 5
+    with pytest.raises(InputError, match="frames_from_source"):
+        open_dump(out).video("clip")

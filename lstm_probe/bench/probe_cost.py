@@ -126,7 +126,32 @@ def run(
         "dump_stages_ms": stages,  # ms per frame beside the model, per stage
         "dump_extra_ms": plain_ms / share["dump"] - plain_ms,  # the dump's ms/frame over plain
         "dump_kib_per_frame": {k: v / 1024 / frames for k, v in stored.items()},
+        "frame_jpeg_ms": frame_jpeg_ms(video),
     }  # fmt: skip
+
+
+def frame_jpeg_ms(video, frames: int = 64, quality: int = 90) -> dict[str, float]:
+    """ms per frame of a dump's JPEG stage on ``video``'s first frames, both ways: ``encoded``
+    (a generated or decoded frame, encoded at ``quality``) and ``kept`` (a frame file that is a
+    JPEG holding the image alone: checked by :func:`~lstm_probe.probe.store.source_jpeg_size`
+    and stored as it is); the files are the frames encoded once beforehand."""
+    import cv2
+
+    from ..probe.store import source_jpeg_size
+
+    images = list(video.frames(0, frames))
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality]
+    files = [cv2.imencode(".jpg", f, params)[1].tobytes() for f in images]
+    t = time.perf_counter()
+    for f in images:
+        cv2.imencode(".jpg", f, params)
+    encoded = time.perf_counter() - t
+    t = time.perf_counter()
+    kept = [source_jpeg_size(b) == f.shape[1::-1] for b, f in zip(files, images)]
+    checked = time.perf_counter() - t
+    if not all(kept):
+        raise RuntimeError("an OpenCV JPEG was not admitted as a source frame")
+    return {"encoded": 1000 * encoded / len(images), "kept": 1000 * checked / len(images)}
 
 
 def round_order(names: list[str], r: int) -> list[str]:
@@ -242,8 +267,17 @@ def report(result: dict) -> str:
         "a dump file: {file:.1f} KiB per frame, of which the memory {memory:.1f} KiB".format(
             **result["dump_kib_per_frame"]
         ),
+        *report_frame_jpeg(result),
         report_peak_rss(result["peak_rss_mib"]),
     ])  # fmt: skip
+
+
+def report_frame_jpeg(result: dict) -> list[str]:
+    j = result.get("frame_jpeg_ms")
+    if not j:  # a result saved before it was measured
+        return []
+    return [f"a frame's JPEG stage: encoded {j['encoded']:.3f} ms; a source frame file's JPEG "
+            f"kept as it is {j['kept']:.3f} ms (its check)"]  # fmt: skip
 
 
 def report_stages(result: dict) -> list[str]:

@@ -85,11 +85,12 @@ def _check(dump) -> dict:
         # format 2 stores the cell once: prev_cell(t) is read as cell(t−1), nothing to check
         chain = ("prev=cell(t-1) stored once" if v.memory.derives_prev_cell
                  else f"prev=cell(t-1) err {e_chain:.1e}")  # fmt: skip
+        kept = f", {v.frames_from_source} frames as their files" if v.frames_from_source else ""
         first = v.memory[0, :2].astype(np.float32)
         zero0 = v.first_frame != 0 or not np.any(first)
         ok &= good and zero0
         lines.append(
-            f"  {v.video_id}: {v.num_frames} frames {v.frame_size[0]}×{v.frame_size[1]}, "
+            f"  {v.video_id}: {v.num_frames} frames {v.frame_size[0]}×{v.frame_size[1]}{kept}, "
             f"C=f⊙C+i⊙g err {e_sum:.1e}, {chain}"
             f"{'' if zero0 else ', frame 0 prev/forget not zero'} -> {'ok' if good and zero0 else 'FAILED'}"
         )

@@ -44,8 +44,8 @@ link (no external or soft link is followed) and stored in the file itself (no ex
 storage, no virtual dataset, no filter beyond shuffle/fletcher32/gzip/lzf, no declared but
 unstored data); dtypes and shapes are as above, with one frame count, channel count, grid and
 joint count across datasets, bounded by the ``MAX_*`` limits below and equal to the manifest's;
-the attributes num_frames, frame_width, frame_height are bounded integers that agree with the
-data. A frame's bytes are decoded only if they are a JPEG of the size the file states. Every
+the attributes num_frames, frame_width, frame_height and frames_from_source are bounded integers
+that agree with the data. A frame's bytes are decoded only if they are a JPEG of the size the file states. Every
 refusal is an InputError naming the file and the dataset, attribute or key.
 """
 
@@ -915,6 +915,8 @@ class DumpVideo:
             raise InputError(path, f"frames of {W}×{H} pixels are over the limit")
         self.frame_size = (W, H)
         self.first_frame = _int_attr(path, a, "first_frame", 0, 2**31 - 1, default=0)
+        # frames stored as their source file's JPEG (not re-encoded); none in older dumps
+        self.frames_from_source = _int_attr(path, a, "frames_from_source", 0, F, default=0)
         return found
 
     def _validate_flags(self, F: int) -> dict[str, h5py.Dataset]:
