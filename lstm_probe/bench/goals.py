@@ -17,8 +17,7 @@ from collections.abc import Callable
 
 from .common import median_interval
 
-Goal = tuple[str, str, str]  # what, figure, verdict: VERDICTS
-VERDICTS = ("pass", "short", "undecided")
+Goal = tuple[str, str, str]  # what, figure, verdict: pass, short or undecided
 
 PAPER_SPEEDUP = 1.89  # LSTM PM later frames over CPM, the paper's GPU
 LIVE_FPS = 30.0

@@ -111,7 +111,8 @@ def run(
         peaks = peak_rss(checkpoint, peak_lengths, accel, tmp)
     fps = {k: frames / median(v) for k, v in times.items()}
     spread = {k: [frames / max(v), frames / min(v)] for k, v in times.items()}
-    share, share_range = paired_shares(times)
+    ratios = paired_ratios(times)
+    share, share_range = shares_of(ratios)
     plain_ms = 1000 / fps["plain"]
     stages = {k: 1000 * v / (frames * repeats) for k, v in spent.items()}
     return {
@@ -120,7 +121,7 @@ def run(
         "frames": frames, "repeats": repeats, "round_order": "alternating", "fps": fps,
         "fps_range": spread,
         "relative": share, "relative_range": share_range,  # paired, round by round
-        "relative_rounds": paired_ratios(times),  # each round's share: the goals' intervals
+        "relative_rounds": ratios,  # each round's share: the goals' intervals
         "cores_busy": {k: median([c / w for c, w in zip(cpu[k], times[k])]) for k in times},
         "peak_rss_mib": peaks,
         "dump_stages_ms": stages,  # ms per frame beside the model, per stage
@@ -181,7 +182,11 @@ def paired_ratios(times: dict[str, list[float]]) -> dict[str, list[float]]:
 def paired_shares(times: dict[str, list[float]]) -> tuple[dict, dict]:
     """{variant: seconds of each round} -> each variant's share of plain streaming, the median
     over rounds of :func:`paired_ratios`, and {variant: [lowest, highest]} of those ratios."""
-    ratios = paired_ratios(times)
+    return shares_of(paired_ratios(times))
+
+
+def shares_of(ratios: dict[str, list[float]]) -> tuple[dict, dict]:
+    """{variant: each round's share} -> ({variant: median share}, {variant: [lowest, highest]})."""
     return ({k: median(v) for k, v in ratios.items()},
             {k: [min(v), max(v)] for k, v in ratios.items()})  # fmt: skip
 

@@ -389,9 +389,7 @@ class VideoDumpWriter:
             self.from_source += 1
             return np.frombuffer(source, np.uint8)
         try:
-            ok, buf = cv2.imencode(
-                ".jpg", row["frames"], [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality]
-            )
+            ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
         except cv2.error:
             ok = False
         if not ok:
@@ -721,32 +719,39 @@ def _str_attr(path: Path, attrs, key: str, default: str) -> str:
     return v
 
 
-def _jpeg_markers(b: bytes):
-    """(marker, offset) of each segment of a JPEG's header, up to its first scan (SOS, 0xDA) or
-    the first byte that does not parse; nothing if ``b`` is not a JPEG."""
-    if b[:3] != b"\xff\xd8\xff":
-        return
-    i = 2
-    while i + 4 <= len(b) and b[i] == 0xFF:
+def _segments(b: bytes, i: int):
+    """(marker, offset, length) of the JPEG segments from offset ``i`` on: a run of them up to a
+    scan's header (SOS, 0xDA, included) or the end of image (EOI, length 0); it stops early at
+    the first byte that does not parse. Markers without a length (restarts, SOI, TEM) come with
+    length 0."""
+    n = len(b)
+    while i + 2 <= n and b[i] == 0xFF:
         m = b[i + 1]
         if m == 0xFF:  # fill byte
             i += 1
             continue
-        yield m, i
+        if m == 0x01 or 0xD0 <= m <= 0xD9:
+            yield m, i, 0
+            if m == 0xD9:
+                return
+            i += 2
+            continue
+        if i + 4 > n:
+            return
+        length = int.from_bytes(b[i + 2 : i + 4], "big")
+        yield m, i, length
         if m == 0xDA:
             return
-        i += 2 if m == 0x01 or 0xD0 <= m <= 0xD8 else 2 + int.from_bytes(b[i + 2 : i + 4], "big")
-
-
-def _is_sof(m: int) -> bool:
-    return 0xC0 <= m <= 0xCF and m not in (0xC4, 0xC8, 0xCC)
+        i += 2 + length
 
 
 def _jpeg_size(buf: np.ndarray) -> tuple[int, int] | None:
     """(width, height) from a JPEG's frame header, or None if ``buf`` is not a JPEG."""
     b = buf.tobytes()
-    for m, i in _jpeg_markers(b):
-        if _is_sof(m):
+    if b[:3] != b"\xff\xd8\xff":
+        return None
+    for m, i, _ in _segments(b, 2):
+        if 0xC0 <= m <= 0xCF and m not in (0xC4, 0xC8, 0xCC):  # start of frame
             if i + 9 > len(b):
                 return None
             return int.from_bytes(b[i + 7 : i + 9], "big"), int.from_bytes(b[i + 5 : i + 7], "big")
@@ -778,20 +783,12 @@ def source_jpeg_size(data: bytes) -> tuple[int, int] | None:
     markers = ff[(after != 0) & (after != 0xFF) & ((after < 0xD0) | (after > 0xD7))]
     size, i = None, 2
     while True:  # a run of segments, then a scan
-        while True:
-            if i + 2 > n or b[i] != 0xFF:
-                return None
-            m = b[i + 1]
-            if m == 0xFF:
-                i += 1
-                continue
-            if m == 0xD9:  # end of image: the last two bytes
-                return size if i == n - 2 and size is not None else None
-            if i + 4 > n:
-                return None
-            length = int.from_bytes(b[i + 2 : i + 4], "big")
-            seg = b[i + 4 : i + 2 + length]
-            if length < 2 or i + 2 + length > n:
+        m = None
+        for m, at, length in _segments(b, i):
+            if m == 0xD9:  # end of image: the last two bytes, after a scan
+                return size if at == n - 2 and size is not None else None
+            seg = b[at + 4 : at + 2 + length]
+            if length < 2 or at + 2 + length > n:
                 return None
             if m in _PLAIN_SOF:  # precision, height, width, components, 3 bytes per component
                 if size is not None or len(seg) < 6 or seg[0] != 8 or seg[5] not in (1, 3):
@@ -807,10 +804,8 @@ def source_jpeg_size(data: bytes) -> tuple[int, int] | None:
                     return None
             elif m != 0xDA and m not in _TABLES:
                 return None
-            i += 2 + length
-            if m == 0xDA:
-                break
-        if size is None:
+            i = at + 2 + length
+        if m != 0xDA or size is None:  # the run stopped before a scan
             return None
         k = int(np.searchsorted(markers, i))  # the scan's data runs to the next marker
         if k == len(markers):
