@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import cv2
 import h5py
 import numpy as np
 import pytest
@@ -40,18 +41,22 @@ def _write(path, memory, frames, old_path: bool, **kw):
         return {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
 
 
-@pytest.mark.parametrize("background", [False, True])
-def test_writer_settings_store_identical_arrays(tmp_path, background):
-    """The writer as the dump calls it now (blocks written in the caller's thread or in the
-    background) stores exactly what the former per-frame path stored: statistics of the float32
-    maps, float16 memory as torch rounds it, every JPEG."""
+@pytest.mark.parametrize(
+    "mode",
+    [{"background": False, "lanes": 1}, {"background": False, "lanes": 3}, {"background": True}],
+    ids=["caller", "caller, 3 lanes", "background"],
+)
+def test_writer_settings_store_identical_arrays(tmp_path, mode):
+    """The writer as the dump calls it now (blocks written in the caller's thread, prepared by
+    one lane or several, or in the background) stores exactly what the former per-frame path
+    stored: statistics of the float32 maps, float16 memory as torch rounds it, every JPEG."""
     rng = np.random.default_rng(1)
     memory = (rng.standard_normal((37, 3, 12, 6, 6)) * 40).astype(np.float32)  # stored phases
     memory[3, :, :, 2, 2] = memory[3, :, :, 0, 0]  # arg-max ties
     memory[5, 0, 0, 0, 0] = 70000.0  # overflows float16
     frames = rng.integers(0, 256, (37, 30, 40, 3), dtype=np.uint8)
     old = _write(tmp_path / "old.h5", memory, frames, True, block=1)
-    new = _write(tmp_path / "new.h5", memory, frames, False, block=16, background=background)
+    new = _write(tmp_path / "new.h5", memory, frames, False, block=16, **mode)
     assert set(old) == set(new)
     for k in old:
         if k == "frames":
@@ -60,6 +65,68 @@ def test_writer_settings_store_identical_arrays(tmp_path, background):
             np.testing.assert_array_equal(old[k], new[k], err_msg=k)
     with h5py.File(tmp_path / "new.h5") as f:
         assert f["memory"].chunks == (1, 3, 12, 6, 6)  # every channel of a frame: 2.5 KiB
+
+
+def test_lanes_store_what_one_lane_stores(tmp_path):
+    """A block prepared by several lanes — each a share of its frames — is the block one lane
+    prepares, every dataset and attribute: gates, hidden state, labels, flags, float64 beliefs,
+    tensors and arrays, source JPEGs kept."""
+    rng = np.random.default_rng(3)
+    n, C, h, J = 23, 5, 4, 3
+    memory = rng.standard_normal((n, 3, C, h, h)).astype(np.float32)
+    gates = rng.standard_normal((n, 4, C, h, h)).astype(np.float32)
+    hidden = rng.standard_normal((n, C, h, h)).astype(np.float32)
+    beliefs = rng.standard_normal((n, J + 1, h, h)) * 3  # float64
+    frames = rng.integers(0, 256, (n, 16, 24, 3), dtype=np.uint8)
+    sources = [cv2.imencode(".jpg", f)[1].tobytes() if t % 3 == 0 else None
+               for t, f in enumerate(frames)]  # fmt: skip
+    flags = {"occluded": rng.random((n + 2, J)) < 0.5}
+    stored = []
+    for lanes in (1, 4):
+        path = tmp_path / f"lanes{lanes}.h5"
+        w = VideoDumpWriter(path, "v", C, h, J, (24, 16), {}, labelled=True, flags=flags,
+                            gates=True, hidden=True, block=7, background=False, lanes=lanes)  # fmt: skip
+        assert w.lanes == lanes
+        for t in range(n):
+            m = [torch.from_numpy(p) for p in memory[t]] if t % 2 else memory[t]
+            gt = (np.full((J, 2), t, np.float32), np.ones(J, np.int8), np.arange(4.0))
+            w.append(t + 2, frames[t], m, beliefs[t], np.full((J, 2), t, np.float32),
+                     np.ones(J, np.float32), np.eye(2, 3), gt=None if t == 5 else gt,
+                     gates=torch.from_numpy(gates[t]), hidden=hidden[t],
+                     source_jpeg=sources[t])  # fmt: skip
+        w.close()
+        with h5py.File(path) as f:
+            stored.append(({k: f[k][()] for k in DATASETS if k in f}, dict(f.attrs),
+                           f["flags/occluded"][()]))  # fmt: skip
+    (one, attrs1, flags1), (four, attrs4, flags4) = stored
+    assert set(one) == set(four) >= {"gates", "hidden", "keypoints_gt", "visible", "bbox"}
+    for k in one:
+        if k == "frames":
+            assert [bytes(a) for a in one[k]] == [bytes(a) for a in four[k]]
+        else:
+            np.testing.assert_array_equal(one[k], four[k], err_msg=k)
+    np.testing.assert_array_equal(one["beliefs"], torch.from_numpy(beliefs).half().numpy())
+    assert attrs1 == attrs4 and attrs1["frames_from_source"] == 8
+    np.testing.assert_array_equal(flags1, flags4)
+
+
+def test_writer_lanes_default_to_the_cores_where_torch_can_lend_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "_cores", lambda: 3)
+    w = VideoDumpWriter(tmp_path / "a.h5", "v", 2, 4, 3, (8, 8), {}, False, background=False)
+    assert w.lanes == (3 if store.can_release_workers() else 1)
+    w.abort()
+    monkeypatch.setattr(store, "can_release_workers", lambda: False)  # idle workers would spin
+    w = VideoDumpWriter(tmp_path / "b.h5", "v", 2, 4, 3, (8, 8), {}, False, background=False)
+    assert w.lanes == 1
+    w.abort()
+    w = VideoDumpWriter(tmp_path / "c.h5", "v", 2, 4, 3, (8, 8), {}, False, background=True)
+    assert w.lanes == 1  # the background thread writes alone
+    w.abort()
+    w = VideoDumpWriter(
+        tmp_path / "d.h5", "v", 2, 4, 3, (8, 8), {}, False, block=2, lanes=8, background=False
+    )
+    assert w.lanes == 2  # no more lanes than a block's frames
+    w.abort()
 
 
 def test_memory_chunks_hold_one_frame_and_a_group_of_channels():

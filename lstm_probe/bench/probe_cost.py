@@ -34,6 +34,7 @@ from ..engine.dump import DumpOptions, dump_model, dump_videos
 from ..engine.infer import load_for_inference
 from ..engine.stream import crops_for, stream_video
 from ..probe.recorder import MemoryProbe
+from ..probe.store import writer_in_background, writer_lanes
 from ..utils import InputError
 from .common import header, machine, median, table
 from .goals import DUMP_OF_STREAMING, judged_share
@@ -127,6 +128,7 @@ def run(
         "dump_stages_ms": stages,  # ms per frame beside the model, per stage
         "dump_extra_ms": plain_ms / share["dump"] - plain_ms,  # the dump's ms/frame over plain
         "dump_kib_per_frame": {k: v / 1024 / frames for k, v in stored.items()},
+        "writer": {"background": writer_in_background(device), "lanes": writer_lanes(device)},
         "frame_jpeg_ms": frame_jpeg_ms(video),
     }  # fmt: skip
 
@@ -268,6 +270,7 @@ def report(result: dict) -> str:
         f"frames, median of {result['repeats']} interleaved runs; of plain: the median (range) "
         "of each run's ratio to the plain run beside it",
         table(rows, ["variant", "frames/s", "range over runs", "of plain", "cores busy"]),
+        *report_writer(result),
         *report_stages(result),
         "a dump file: {file:.1f} KiB per frame, of which the memory {memory:.1f} KiB".format(
             **result["dump_kib_per_frame"]
@@ -275,6 +278,18 @@ def report(result: dict) -> str:
         *report_frame_jpeg(result),
         report_peak_rss(result["peak_rss_mib"]),
     ])  # fmt: skip
+
+
+def report_writer(result: dict) -> list[str]:
+    w = result.get("writer")
+    if not w:  # a result saved before it was recorded
+        return []
+    if w["background"]:
+        return ["the dump's blocks: written by a background thread beside the model"]
+    lanes = w["lanes"]
+    how = (f"prepared by {lanes} lanes (torch's idle workers released)" if lanes > 1
+           else "prepared on one lane")  # fmt: skip
+    return [f"the dump's blocks: written in the caller's thread between model steps, {how}"]
 
 
 def report_frame_jpeg(result: dict) -> list[str]:

@@ -65,8 +65,10 @@ import shutil
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 
 import cv2
@@ -75,6 +77,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..compute_threads import can_release_workers, lent_cores
 from ..models.conv_lstm import GATE_POINTS as GATES
 from ..models.conv_lstm import MEMORY_PHASES as PHASES
 from ..skeleton import SKELETON
@@ -133,16 +136,25 @@ class VideoDumpWriter:
     ``background``: where a block is written. True: by a thread, beside the next frames'
     inference (at most two blocks in memory; an error surfaces at the next block) — for a model
     on a GPU, or a CPU with cores the model's threads leave free. False: in the caller's thread
-    when the block fills, its statistics on torch's compute threads — for a model whose threads
-    occupy every core. There a writer thread can only take a core from them, and costs more than
-    its own time: a parallel region waits for its slowest thread, an idle compute thread spins
-    for milliseconds before it sleeps (so a low-priority writer gets almost no CPU), and the
-    writer's Python and HDF5 calls take the GIL the model's kernel launches need. Measured on 2
-    cores (``lstm-probe bench probe``): a writer thread, even one that only works while the next
-    frame is read or pinned to a core of its own, was slower than writing in the caller's
-    thread. None (the default): :func:`writer_in_background`.
+    when the block fills, between two model steps — for a model whose threads occupy every core.
+    There a writer thread can only take a core from them, and costs more than its own time: a
+    parallel region waits for its slowest thread, an idle compute thread spins for milliseconds
+    before it sleeps (so a low-priority writer gets almost no CPU), and the writer's Python and
+    HDF5 calls take the GIL the model's kernel launches need. Measured on 2 cores (``lstm-probe
+    bench probe``): a writer thread, even one that only works while the next frame is read or
+    pinned to a core of its own, was slower than writing in the caller's thread. None (the
+    default): :func:`writer_in_background`.
 
-    :attr:`seconds` adds up the time of each stage (:data:`WRITER_STAGES`) over all blocks."""
+    ``lanes`` (written in the caller's thread): how many threads prepare a block, each lane a
+    share of its frames — their memory copied, summarised, rounded to float16 and written to
+    HDF5, their JPEGs encoded — before the caller stores the rest. The model is between steps
+    then, so with torch's idle workers released (:func:`~lstm_probe.compute_threads.lent_cores`)
+    every core is the writer's; that work runs outside the GIL (in torch, NumPy, OpenCV and
+    HDF5, which h5py calls without it). None (the default): one lane per core where the workers
+    can be released, else one.
+
+    :attr:`seconds` adds up the time of each stage (:data:`WRITER_STAGES`) over all blocks; the
+    lanes' wall time is shared among their stages in proportion to the time each took."""
 
     def __init__(
         self,
@@ -161,6 +173,7 @@ class VideoDumpWriter:
         block: int = 64,
         block_bytes: int = 32 << 20,
         background: bool | None = None,
+        lanes: int | None = None,
     ):
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.name + ".tmp")
@@ -174,19 +187,34 @@ class VideoDumpWriter:
         self._block: list[dict] = []
         self._inflight = None
         self.background = writer_in_background() if background is None else bool(background)
+        if lanes is None:
+            lanes = _lanes_beside_the_model()
+        self.lanes = 1 if self.background else max(1, min(int(lanes), self.block))
         # the float32 memory of the block being written (one block at a time: the next waits
-        # for it), its float16 rounding and its statistics: allocated once, so no block pays
-        # for fresh pages
+        # for it), its float16 rounding, its statistics and the other maps' float16 rounding:
+        # allocated once, so no block pays for fresh pages
         shape = (self.block, P, C, h, h)
         self._maps = np.empty(shape, np.float32)
         self._maps16 = np.empty(shape, np.float16)
         self._stats = np.empty((self.block, len(PHASES), C, len(STATS)), np.float32)
+        self._rounded = {"beliefs": np.empty((self.block, J + 1, h, h), np.float16)}
+        if gates:
+            self._rounded["gates"] = np.empty((self.block, 4, C, h, h), np.float16)
+        if hidden:
+            self._rounded["hidden"] = np.empty((self.block, C, h, h), np.float16)
+        self._jpegs = np.empty(self.block, h5py.vlen_dtype(np.uint8))  # vlen: equal lengths
+        # must not stack into 2-D
         self._cell_stats = np.zeros((C, len(STATS)), np.float32)  # of the last frame written:
         # the next frame's prev_cell (zeros before the first frame: C_0 = 0, as map_stats gives)
         self.seconds = dict.fromkeys(WRITER_STAGES, 0.0)  # time spent per stage, all blocks
         self._pool = (
             ThreadPoolExecutor(1, thread_name_prefix="dump-writer", initializer=_writer_thread)
             if self.background
+            else None
+        )
+        self._lane_pool = (
+            ThreadPoolExecutor(self.lanes - 1, thread_name_prefix="dump-lane")
+            if self.lanes > 1
             else None
         )
 
@@ -283,7 +311,8 @@ class VideoDumpWriter:
 
     def _submit(self) -> None:
         """Write the filled block: in the background after the previous block has landed (so at
-        most two blocks are in memory and errors surface at the next block), or here and now."""
+        most two blocks are in memory and errors surface at the next block), or here (see
+        :meth:`_write_block`)."""
         self._landed()
         if not self._block:
             return
@@ -314,80 +343,113 @@ class VideoDumpWriter:
             raise failure
 
     def _write_block(self, rows: list[dict]) -> None:
-        """Write ``rows`` after the frames written so far; the time of each stage adds to
-        :attr:`seconds`."""
-        clock, spent = time.perf_counter, self.seconds
-        t0 = clock()
+        """Write ``rows`` after the frames written so far: prepared by :attr:`lanes` threads,
+        then stored by this one; the time of each stage adds to :attr:`seconds`."""
+        t = time.perf_counter()
         self._room_for(rows)
+        self.seconds["hdf5"] += time.perf_counter() - t  # the room check
+        kept = self._prepare(rows)
+        t = time.perf_counter()
+        self._store(rows, kept)
+        self.seconds["hdf5"] += time.perf_counter() - t
+
+    def _prepare(self, rows: list[dict]) -> int:
+        """Prepare the block's rows for storing, on :attr:`lanes` threads (this one and the lane
+        pool's), each a contiguous share of the rows (:meth:`_prepare_rows`) -> frames stored
+        as their source file's bytes. Every lane has finished when this returns or raises."""
+        n, t0 = len(rows), time.perf_counter()
+        cuts = [round(k * n / self.lanes) for k in range(self.lanes + 1)]
+        spans = [(a, b) for a, b in pairwise(cuts) if b > a]
+        self.memory.id.set_extent((self.written + n, *self.memory.shape[1:]))  # lanes fill it
+        with lent_cores() if len(spans) > 1 else nullcontext():
+            others = [self._lane_pool.submit(self._prepare_rows, rows, a, b)
+                      for a, b in spans[1:]]  # fmt: skip
+            try:
+                done = [self._prepare_rows(rows, *spans[0])]
+            finally:
+                wait(others)  # no lane still writes the buffers when this returns or raises
+            done += [lane.result() for lane in others]
+        self._account([stages for _, stages in done], time.perf_counter() - t0)
+        stats, cell = self._stats[:n], PHASES.index("cell")
+        stats[0, 0], stats[1:, 0] = self._cell_stats, stats[:-1, cell]  # prev_cell(t) = cell(t−1)
+        self._cell_stats = stats[-1, cell].copy()
+        return sum(kept for kept, _ in done)
+
+    def _account(self, lanes: list[dict[str, float]], wall: float) -> None:
+        """Add the lanes' seconds per stage to :attr:`seconds`, their ``wall`` time side by side
+        shared among the stages in proportion to the time each took."""
+        busy = sum(sum(stages.values()) for stages in lanes)
+        for stages in lanes:
+            for stage, seconds in stages.items():
+                self.seconds[stage] += seconds * wall / busy if busy > 0 else 0.0
+
+    def _store(self, rows: list[dict], kept: int) -> None:
+        """Write the prepared block to HDF5 after the frames written so far."""
         i, n = self.written, len(rows)
 
         def put(d: h5py.Dataset, values) -> None:
-            t = clock()
             _append_rows(d, i, np.asarray(values, d.dtype))
-            spent["hdf5"] += clock() - t
 
-        t1 = clock()
-        maps = self._maps[:n]
-        memory = torch.from_numpy(maps)
-        lists = [r["memory"] for r in rows]  # each row's phases, when given as a list
-        if all(isinstance(m, (list, tuple)) and len(m) == maps.shape[1] for m in lists) and all(
-            _cpu_float32(p) for m in lists for p in m
-        ):  # every row three CPU float32 tensors: one copy of the block
-            torch.stack([p for m in lists for p in m], out=memory.flatten(0, 1))
-        else:
-            for k, r in enumerate(rows):
-                _copy_into(maps[k], r["memory"])  # a device-to-host copy in flight: read now
-        t2 = clock()
-        given = [r["stats"] for r in rows if r["stats"] is not None]
-        stats = self._stats[:n]
-        stats[:, 1:] = np.stack(given) if len(given) == n else map_stats(memory).numpy()
-        cell = PHASES.index("cell")
-        stats[0, 0], stats[1:, 0] = self._cell_stats, stats[:-1, cell]  # prev_cell(t) = cell(t−1)
-        t3 = clock()
-        rounded = torch.from_numpy(self._maps16[:n])
-        rounded.copy_(memory)  # float16 as torch rounds (Tensor.half)
-        beliefs = _half(_stack(r["beliefs"] for r in rows))
-        extra = {d: _half(_stack(r[name] for r in rows))
-                 for name, d in (("gates", self.gates), ("hidden", self.hidden)) if d is not None}  # fmt: skip
-        t4 = clock()
-        jpegs = np.empty(n, self.frames.dtype)  # vlen: equal lengths must not stack into 2-D
-        for k, r in enumerate(rows):
-            jpegs[k] = self._jpeg(r)
-        t5 = clock()
-        spent["copy"] += t2 - t1
-        spent["statistics"] += t3 - t2
-        spent["float16"] += t4 - t3
-        spent["jpeg"] += t5 - t4
-        spent["hdf5"] += t1 - t0  # the room check
-        put(self.stats, stats)
-        put(self.memory, rounded.numpy())
-        put(self.beliefs, beliefs)
-        for d, values in extra.items():
-            put(d, values)
+        put(self.stats, self._stats[:n])
+        for name, rounded in self._rounded.items():
+            put(getattr(self, name), rounded[:n])
         for name in ("keypoints", "confidence", "grid_to_frame"):
             put(self.f[name], np.stack([r[name] for r in rows]))
-        t = clock()
         self.frames.resize(i + n, axis=0)
         # one low-level write: h5py's d[i:i+n] = jpegs would stack JPEGs of equal lengths
         space = self.frames.id.get_space()
         space.select_hyperslab((i,), (n,))
-        self.frames.id.write(h5py.h5s.create_simple((n,)), space, jpegs)
-        spent["hdf5"] += clock() - t
+        self.frames.id.write(h5py.h5s.create_simple((n,)), space, self._jpegs[:n])
         for name, d in self.gt.items():
             put(d, np.stack([_missing(r[name], d) for r in rows]))
         ts = [r["t"] for r in rows]
         for k, d in self.flag_ds.items():
             put(d, self.flags[k][ts])
-        self._cell_stats = stats[-1, cell].copy()
+        self.from_source += kept
         self.written = i + n
 
-    def _jpeg(self, row: dict) -> np.ndarray:
-        """The frame's JPEG: its source file's bytes where they may be stored as they are, else
-        the frame encoded at :attr:`jpeg_quality`."""
+    def _prepare_rows(self, rows: list[dict], a: int, b: int) -> tuple[int, dict[str, float]]:
+        """Rows ``a:b`` of the block: the memory copied into the float32 block, its statistics,
+        its float16 rounding (written to the file, whose memory :meth:`_prepare` has extended)
+        and that of the other maps, the frames' JPEGs -> (frames stored as their source file's
+        bytes, seconds per stage)."""
+        clock = time.perf_counter
+        t0 = clock()
+        part, maps = rows[a:b], self._maps[a:b]
+        memory = torch.from_numpy(maps)
+        lists = [r["memory"] for r in part]  # each row's phases, when given as a list
+        if all(isinstance(m, (list, tuple)) and len(m) == maps.shape[1] for m in lists) and all(
+            _cpu_float32(p) for m in lists for p in m
+        ):  # every row three CPU float32 tensors: one copy
+            torch.stack([p for m in lists for p in m], out=memory.flatten(0, 1))
+        else:
+            for k, m in enumerate(lists):
+                _copy_into(maps[k], m)  # a device-to-host copy in flight: read now
+        t1 = clock()
+        given = [r["stats"] for r in part if r["stats"] is not None]
+        stats = np.stack(given) if len(given) == len(part) else map_stats(memory).numpy()
+        self._stats[a:b, 1:] = stats
+        t2 = clock()
+        torch.from_numpy(self._maps16[a:b]).copy_(memory)  # float16 as torch rounds it
+        for name, rounded in self._rounded.items():
+            _round_into(rounded[a:b], [r[name] for r in part], name)
+        t3 = clock()
+        _write_rows(self.memory, self.written + a, self._maps16[a:b])  # h5py frees the GIL
+        t4 = clock()
+        kept = 0
+        for k, r in enumerate(part):
+            self._jpegs[a + k], source = self._jpeg(r)
+            kept += source
+        t5 = clock()
+        return kept, {"copy": t1 - t0, "statistics": t2 - t1, "float16": t3 - t2,
+                      "hdf5": t4 - t3, "jpeg": t5 - t4}  # fmt: skip
+
+    def _jpeg(self, row: dict) -> tuple[np.ndarray, bool]:
+        """The frame's JPEG -> (bytes, are they its source file's?): its source file's bytes
+        where they may be stored as they are, else the frame encoded at :attr:`jpeg_quality`."""
         source, frame = row["source_jpeg"], row["frames"]
         if source is not None and source_jpeg_size(source) == frame.shape[1::-1]:
-            self.from_source += 1
-            return np.frombuffer(source, np.uint8)
+            return np.frombuffer(source, np.uint8), True
         try:
             ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
         except cv2.error:
@@ -395,7 +457,7 @@ class VideoDumpWriter:
         if not ok:
             shape = getattr(row["frames"], "shape", None)
             raise InputError(self.path, f"frame {row['t']} could not be encoded (shape {shape})")
-        return buf.ravel()
+        return buf.ravel(), False
 
     def close(self) -> None:
         self._submit()
@@ -465,8 +527,9 @@ class VideoDumpWriter:
                     self.tmp.unlink()
 
     def _shutdown(self, cancel_futures: bool = False) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=cancel_futures)
+        for pool in (self._pool, self._lane_pool):
+            if pool is not None:
+                pool.shutdown(cancel_futures=cancel_futures)
 
 
 def writer_in_background(device: torch.device | str | None = None) -> bool:
@@ -475,11 +538,26 @@ def writer_in_background(device: torch.device | str | None = None) -> bool:
     torch's compute threads (the CPUs this process may use outnumber them)."""
     if device is not None and torch.device(device).type == "cuda":
         return True
+    return _cores() > torch.get_num_threads()
+
+
+def writer_lanes(device: torch.device | str | None = None) -> int:
+    """How many lanes prepare a dump's blocks by default (``VideoDumpWriter``'s ``lanes``): one
+    where a background thread writes them, else one per core where torch's idle workers can be
+    released."""
+    return 1 if writer_in_background(device) else _lanes_beside_the_model()
+
+
+def _lanes_beside_the_model() -> int:
+    return _cores() if can_release_workers() else 1
+
+
+def _cores() -> int:
+    """The CPUs this process may run on."""
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return cores > torch.get_num_threads()
+        return os.cpu_count() or 1
 
 
 class NoRoom(OSError):
@@ -532,8 +610,12 @@ def _append_rows(d: h5py.Dataset, start: int, rows: np.ndarray) -> None:
     """Write ``rows`` into ``d`` from row ``start`` on, extending it, with h5py's low-level calls
     (``d.resize``/``d[a:b] =`` add Python selection machinery to each of a block's dozen
     writes)."""
-    n = len(rows)
-    d.id.set_extent((start + n, *d.shape[1:]))
+    d.id.set_extent((start + len(rows), *d.shape[1:]))
+    _write_rows(d, start, rows)
+
+
+def _write_rows(d: h5py.Dataset, start: int, rows: np.ndarray) -> None:
+    """Write ``rows`` into ``d`` (already long enough) from row ``start`` on."""
     space = d.id.get_space()
     space.select_hyperslab((start,) + (0,) * (rows.ndim - 1), rows.shape)
     d.id.write(h5py.h5s.create_simple(rows.shape), space, np.ascontiguousarray(rows))
@@ -564,13 +646,13 @@ def _copy_into(out: np.ndarray, value) -> None:
         np.copyto(out, a, casting="same_kind")
 
 
-def _stack(arrays) -> np.ndarray:
-    return np.stack([np.asarray(a) for a in arrays])
-
-
-def _half(a: np.ndarray) -> np.ndarray:
-    """float16 as torch rounds (``Tensor.half``), whatever the array's float dtype."""
-    return a if a.dtype == np.float16 else torch.from_numpy(a).half().numpy()
+def _round_into(out: np.ndarray, values: list, name: str) -> None:
+    """Round a block's rows of one map (arrays, tensors or anything NumPy reads, of any float
+    dtype) into the float16 array ``out``, as torch rounds (``Tensor.half``)."""
+    rows = torch.as_tensor(np.stack([np.asarray(v) for v in values]))
+    if tuple(rows.shape) != out.shape:
+        raise ValueError(f"{name} of shape {tuple(rows.shape[1:])}: expected {out.shape[1:]}")
+    torch.from_numpy(out).copy_(rows)
 
 
 def _writer_thread() -> None:
