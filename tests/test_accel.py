@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from lstm_probe.bench import probe_cost
 from lstm_probe.checkpoint import packaged_checkpoint
 from lstm_probe.cli import main
 from lstm_probe.data import SyntheticVideos
@@ -22,7 +23,14 @@ from lstm_probe.engine.stream import crops_for, stream_video
 from lstm_probe.models import build_model
 from lstm_probe.models.layers import ImageTrunk, pool
 from lstm_probe.probe.inspect import check_dump
-from lstm_probe.probe.store import VideoDumpWriter, map_stats, open_dump, source_jpeg_size
+from lstm_probe.probe.store import (
+    VideoDumpWriter,
+    map_stats,
+    open_dump,
+    source_jpeg_size,
+    writer_in_background,
+    writer_lanes,
+)
 from lstm_probe.utils import InputError
 
 
@@ -266,7 +274,11 @@ def test_bench_command_runs_every_benchmark_quickly(tmp_path, capsys):
     assert set(res) == {"streaming", "fast", "probe", "train", "dashboard"}
     assert {r["accel"] for r in res["fast"]["rows"]} >= {"plain", "fp32"}
     assert all(r["pck_diff"] == 0 or abs(r["pck_diff"]) < 5 for r in res["fast"]["rows"])
-    assert set(res["probe"]["fps"]) == {"plain", "recording", "detached", "dump"}
+    lanes = writer_lanes()
+    one_lane = {probe_cost.ONE_LANE} if lanes > 1 else set()  # what the lanes gain
+    assert set(res["probe"]["fps"]) == {"plain", "recording", "detached", "dump", *one_lane}
+    assert res["probe"]["writer"] == {"background": writer_in_background(), "lanes": lanes}
+    assert (f"the {lanes} lanes against 1" in text) == (lanes > 1)
     from lstm_probe.probe.store import WRITER_STAGES
 
     assert set(res["probe"]["dump_stages_ms"]) == {*WRITER_STAGES, "fingerprint", "manifest"}

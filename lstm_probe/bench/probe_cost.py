@@ -5,7 +5,8 @@ in odd rounds reversed, :func:`round_order`): ``plain`` streaming (the probe nev
 attached), ``recording`` the four memory phases and the belief as a dump does (the current frame
 only), ``detached`` (a probe attached then removed), and a ``dump`` of the video by the loaded
 model (``dump_model``: the probe, statistics, JPEG and HDF5 writes; loading the checkpoint is left
-out). Live speed is the recording rate. A variant's share of plain streaming is the median over
+out) — and where the dump prepares its blocks on several lanes, the same dump on one
+(``dump, 1 lane``: what the lanes gain, round by round). Live speed is the recording rate. A variant's share of plain streaming is the median over
 rounds of its ratio to the plain run of the same round: a shared machine's speed drifts by more
 than the effects measured here between rounds (the first rounds of a process run slower), and
 within a round the drift cancels; one stream and one dump before the first round warm up. Each
@@ -36,7 +37,7 @@ from ..engine.stream import crops_for, stream_video
 from ..probe.recorder import MemoryProbe
 from ..probe.store import writer_in_background, writer_lanes
 from ..utils import InputError
-from .common import header, machine, median, table
+from .common import header, machine, median, median_interval, table
 from .goals import DUMP_OF_STREAMING, judged_share
 
 
@@ -86,11 +87,14 @@ def run(
     source = {"path": str(checkpoint), "sha256": "benchmark", "meta": {}}
     spent: dict[str, float] = {}  # seconds beside the model, per stage, over every dump run
 
-    def dump(folder: Path) -> None:  # the loaded model: per-frame cost, not checkpoint loading
-        dump_model(model, [video], folder, source, None, policy, device=device, progress=False,
-                   profile=spent)  # fmt: skip
+    def dump(folder: Path, lanes: int | None = None) -> None:  # the loaded model: per-frame
+        # cost, not checkpoint loading; the stages of the dump as it runs by default
+        dump_model(model, [video], folder, source, None, policy, DumpOptions(lanes=lanes),
+                   device, progress=False, profile=spent if lanes is None else None)  # fmt: skip
 
     variants = {"plain": stream, "recording": recording, "detached": detached, "dump": dump}
+    if writer_lanes(device) > 1:  # the same dump with its blocks prepared on one lane
+        variants[ONE_LANE] = lambda folder: dump(folder, lanes=1)
     times: dict[str, list[float]] = {k: [] for k in variants}
     cpu: dict[str, list[float]] = {k: [] for k in variants}  # process CPU seconds per run
     with tempfile.TemporaryDirectory() as scratch:
@@ -103,12 +107,13 @@ def run(
         for r in range(repeats):
             for name in round_order(list(variants), r):
                 fn = variants[name]
-                args = (tmp / f"dump{r}",) if name == "dump" else ()
+                folder = tmp / f"round{r}" / str(list(variants).index(name))
+                args = (folder,) if name.startswith("dump") else ()
                 t, c = time.perf_counter(), time.process_time()
                 fn(*args)
                 times[name].append(time.perf_counter() - t)
                 cpu[name].append(time.process_time() - c)
-            shutil.rmtree(tmp / f"dump{r}")
+            shutil.rmtree(tmp / f"round{r}")
         peaks = peak_rss(checkpoint, peak_lengths, accel, tmp)
     fps = {k: frames / median(v) for k, v in times.items()}
     spread = {k: [frames / max(v), frames / min(v)] for k, v in times.items()}
@@ -129,8 +134,14 @@ def run(
         "dump_extra_ms": plain_ms / share["dump"] - plain_ms,  # the dump's ms/frame over plain
         "dump_kib_per_frame": {k: v / 1024 / frames for k, v in stored.items()},
         "writer": {"background": writer_in_background(device), "lanes": writer_lanes(device)},
+        # each round's one-lane dump time over the dump's: what the lanes gain (None: one lane)
+        "lanes_speedup_rounds": [a / b for a, b in zip(times[ONE_LANE], times["dump"])]
+        if ONE_LANE in times else None,
         "frame_jpeg_ms": frame_jpeg_ms(video),
     }  # fmt: skip
+
+
+ONE_LANE = "dump, 1 lane"  # a variant where the dump's blocks have several lanes by default
 
 
 def frame_jpeg_ms(video, frames: int = 64, quality: int = 90) -> dict[str, float]:
@@ -289,7 +300,13 @@ def report_writer(result: dict) -> list[str]:
     lanes = w["lanes"]
     how = (f"prepared by {lanes} lanes (torch's idle workers released)" if lanes > 1
            else "prepared on one lane")  # fmt: skip
-    return [f"the dump's blocks: written in the caller's thread between model steps, {how}"]
+    lines = [f"the dump's blocks: written in the caller's thread between model steps, {how}"]
+    gain = result.get("lanes_speedup_rounds")
+    if gain:
+        lo, hi, coverage = median_interval(gain)
+        lines.append(f"the {lanes} lanes against 1: the dump {median(gain):.3f}× as fast "
+                     f"(round by round; {100 * coverage:.0f} % interval {lo:.3f}–{hi:.3f}×)")  # fmt: skip
+    return lines
 
 
 def report_frame_jpeg(result: dict) -> list[str]:

@@ -58,7 +58,10 @@ class DumpOptions:
     ``frames``: (start, stop) frame range (stop None: to the end); ``channels``: memory channels
     to keep (None: all); ``gates`` / ``hidden``: also store the four gates / the hidden state;
     ``crop``: ``auto``, ``gt`` or ``track`` (:func:`lstm_probe.engine.stream.crops_for`);
-    ``accel``: the inference mode (:mod:`lstm_probe.engine.accel`), recorded per video.
+    ``accel``: the inference mode (:mod:`lstm_probe.engine.accel`), recorded per video;
+    ``lanes``: the threads that prepare each block of frames where the caller's thread writes
+    it (:class:`~lstm_probe.probe.store.VideoDumpWriter`; None: its default) — the same file
+    whatever their number.
     """
 
     frames: tuple[int, int | None] = (0, None)
@@ -67,6 +70,7 @@ class DumpOptions:
     hidden: bool = False
     crop: str = "auto"
     accel: str = "auto"
+    lanes: int | None = None
 
     @property
     def points(self) -> list[str]:
@@ -375,6 +379,7 @@ def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: i
         gates=options.gates,
         hidden=options.hidden,
         background=writer_in_background(dev),
+        lanes=options.lanes,
     )
     try:
         probe = MemoryProbe(
