@@ -24,3 +24,18 @@ def tiny_dump(tiny_checkpoint, tmp_path_factory):
     return dump_videos(
         tiny_checkpoint, list(videos), out, DumpOptions(accel="plain"), "cpu", progress=False
     )
+
+
+# Where a dump writer writes a block: in the caller's thread, prepared on one lane or on several,
+# or in a background thread.
+WRITE_MODES = {
+    "caller": {"background": False, "lanes": 1},
+    "caller, 3 lanes": {"background": False, "lanes": 3},
+    "background": {"background": True},
+}
+
+
+@pytest.fixture(params=list(WRITE_MODES.values()), ids=list(WRITE_MODES))
+def write_mode(request) -> dict:
+    """``VideoDumpWriter`` keywords of each write mode."""
+    return request.param

@@ -153,21 +153,10 @@ def _writer(path, **kw):
     return VideoDumpWriter(path, "v", 2, 4, 14, (32, 24), {}, labelled=False, **kw)
 
 
-# where a block is written: in the caller's thread, prepared by one lane or by several, or in
-# the background
-WRITE_MODES = {
-    "caller": {"background": False, "lanes": 1},
-    "caller, 3 lanes": {"background": False, "lanes": 3},
-    "background": {"background": True},
-}
-write_modes = pytest.mark.parametrize("mode", list(WRITE_MODES.values()), ids=list(WRITE_MODES))
-
-
-@write_modes
 @pytest.mark.parametrize("n", [1, 9, 10])
-def test_block_writer_stores_every_frame_in_order(tmp_path, n, mode):
+def test_block_writer_stores_every_frame_in_order(tmp_path, n, write_mode):
     rng = np.random.default_rng(0)
-    w = _writer(tmp_path / "v.h5", block=4, **mode)
+    w = _writer(tmp_path / "v.h5", block=4, **write_mode)
     memory = rng.normal(size=(n, 3, 2, 4, 4)).astype(np.float16)  # the stored phases
     frames = np.stack([np.full((24, 32, 3), 20 * t + 5) for t in range(n)]).astype(np.uint8)
     for t in range(n):
@@ -224,9 +213,8 @@ def test_a_source_jpeg_is_kept_only_if_it_holds_the_image_alone():
         assert source_jpeg_size(data) is None, what
 
 
-@write_modes
-def test_block_writer_keeps_only_plain_source_jpegs_of_the_frames_size(tmp_path, mode):
-    w = _writer(tmp_path / "v.h5", block=3, **mode)
+def test_block_writer_keeps_only_plain_source_jpegs_of_the_frames_size(tmp_path, write_mode):
+    w = _writer(tmp_path / "v.h5", block=3, **write_mode)
     frame = np.full((24, 32, 3), 128, np.uint8)
     same = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 50])[1].tobytes()
     other = cv2.imencode(".jpg", np.zeros((10, 10, 3), np.uint8))[1].tobytes()
@@ -245,14 +233,13 @@ def test_block_writer_keeps_only_plain_source_jpegs_of_the_frames_size(tmp_path,
         assert cv2.imdecode(stored[t], cv2.IMREAD_COLOR).shape == (24, 32, 3)
 
 
-@write_modes
 @pytest.mark.parametrize("bad", [0, 1])
-def test_block_writer_error_surfaces_and_abort_leaves_nothing(tmp_path, mode, bad):
+def test_block_writer_error_surfaces_and_abort_leaves_nothing(tmp_path, write_mode, bad):
     """A frame that cannot be encoded fails its block: at the frame that fills it (written in
     the caller's thread, by the caller's lane or another) or at a later one (in the
     background); the lanes hand torch its threads back."""
     threads = torch.get_num_threads()
-    w = _writer(tmp_path / "v.h5", block=2, **mode)
+    w = _writer(tmp_path / "v.h5", block=2, **write_mode)
     good = (np.zeros((3, 2, 4, 4), np.float16), np.zeros((15, 4, 4)), np.zeros((14, 2)),
             np.zeros(14), np.eye(2, 3))  # fmt: skip
     with pytest.raises(InputError, match=f"frame {bad} could not be encoded"):

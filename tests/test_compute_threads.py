@@ -24,15 +24,37 @@ def _parallel_op() -> None:
 def test_lent_cores_runs_torch_on_one_thread_and_restores_it():
     before = torch.get_num_threads()
     with ThreadPoolExecutor(1) as lane:
-        with compute_threads.lent_cores():
-            assert torch.get_num_threads() == 1
-            assert lane.submit(torch.get_num_threads).result() == 1  # its first torch call
+        with compute_threads.lent_cores() as lent:
+            assert lent == compute_threads.can_release_workers()
+            assert torch.get_num_threads() == (1 if lent else before)
+            if lent:
+                assert lane.submit(torch.get_num_threads).result() == 1  # its first torch call
         assert torch.get_num_threads() == before
-        assert lane.submit(torch.get_num_threads).result() == 1  # a lane stays on one thread
+        if lent:
+            assert lane.submit(torch.get_num_threads).result() == 1  # a lane stays on one
     with pytest.raises(RuntimeError, match="a failed block"):
         with compute_threads.lent_cores():
             raise RuntimeError("a failed block")
     assert torch.get_num_threads() == before
+
+
+def test_where_workers_cannot_be_released_torch_keeps_its_threads(monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.setattr(compute_threads, "release_idle_workers", lambda: False)
+    with compute_threads.lent_cores() as lent:
+        assert not lent and torch.get_num_threads() == before
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc/self/maps (Linux)")
+def test_the_openmp_library_found_is_the_one_torch_loaded():
+    path = compute_threads.openmp_library()
+    if "OpenMP" not in torch.__config__.parallel_info():
+        assert path is None
+        return
+    assert path is not None and path.is_file() and "omp" in path.name
+    with open("/proc/self/maps") as f:
+        assert str(path) in f.read()
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc (Linux)")

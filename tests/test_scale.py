@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import cv2
@@ -41,12 +42,7 @@ def _write(path, memory, frames, old_path: bool, **kw):
         return {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [{"background": False, "lanes": 1}, {"background": False, "lanes": 3}, {"background": True}],
-    ids=["caller", "caller, 3 lanes", "background"],
-)
-def test_writer_settings_store_identical_arrays(tmp_path, mode):
+def test_writer_settings_store_identical_arrays(tmp_path, write_mode):
     """The writer as the dump calls it now (blocks written in the caller's thread, prepared by
     one lane or several, or in the background) stores exactly what the former per-frame path
     stored: statistics of the float32 maps, float16 memory as torch rounds it, every JPEG."""
@@ -56,7 +52,7 @@ def test_writer_settings_store_identical_arrays(tmp_path, mode):
     memory[5, 0, 0, 0, 0] = 70000.0  # overflows float16
     frames = rng.integers(0, 256, (37, 30, 40, 3), dtype=np.uint8)
     old = _write(tmp_path / "old.h5", memory, frames, True, block=1)
-    new = _write(tmp_path / "new.h5", memory, frames, False, block=16, **mode)
+    new = _write(tmp_path / "new.h5", memory, frames, False, block=16, **write_mode)
     assert set(old) == set(new)
     for k in old:
         if k == "frames":
@@ -69,8 +65,8 @@ def test_writer_settings_store_identical_arrays(tmp_path, mode):
 
 def test_lanes_store_what_one_lane_stores(tmp_path):
     """A block prepared by several lanes — each a share of its frames — is the block one lane
-    prepares, every dataset and attribute: gates, hidden state, labels, flags, float64 beliefs,
-    tensors and arrays, source JPEGs kept."""
+    prepares, byte for byte and every dataset and attribute: gates, hidden state, labels,
+    flags, float64 beliefs, tensors and arrays, source JPEGs kept."""
     rng = np.random.default_rng(3)
     n, C, h, J = 23, 5, 4, 3
     memory = rng.standard_normal((n, 3, C, h, h)).astype(np.float32)
@@ -98,6 +94,7 @@ def test_lanes_store_what_one_lane_stores(tmp_path):
         with h5py.File(path) as f:
             stored.append(({k: f[k][()] for k in DATASETS if k in f}, dict(f.attrs),
                            f["flags/occluded"][()]))  # fmt: skip
+    assert (tmp_path / "lanes1.h5").read_bytes() == (tmp_path / "lanes4.h5").read_bytes()
     (one, attrs1, flags1), (four, attrs4, flags4) = stored
     assert set(one) == set(four) >= {"gates", "hidden", "keypoints_gt", "visible", "bbox"}
     for k in one:
@@ -110,10 +107,59 @@ def test_lanes_store_what_one_lane_stores(tmp_path):
     np.testing.assert_array_equal(flags1, flags4)
 
 
+def test_lanes_of_a_demo_sized_block_run_on_their_own_threads_and_store_one_lanes_file(
+    tmp_path, monkeypatch
+):
+    """The small preset's block (64 frames × 3 phases × 48 channels × 16², where torch's
+    reductions run on all its threads for one lane) prepared on two lanes: each lane on a
+    thread of its own with torch on one thread, and the file byte for byte one lane's."""
+    rng = np.random.default_rng(4)
+    n, C, h, J = 70, 48, 16, 13
+    memory = (rng.standard_normal((n, 3, C, h, h)) * 5).astype(np.float32)
+    frames = rng.integers(0, 256, (n, 24, 32, 3), dtype=np.uint8)
+    seen = []
+    prepare = VideoDumpWriter._prepare_rows
+
+    def recorded(self, rows, a, b, given):
+        seen.append((self.lanes, threading.get_ident(), torch.get_num_threads()))
+        return prepare(self, rows, a, b, given)
+
+    monkeypatch.setattr(VideoDumpWriter, "_prepare_rows", recorded)
+    for lanes in (1, 2):
+        w = VideoDumpWriter(tmp_path / f"{lanes}.h5", "v", C, h, J, (32, 24), {}, False,
+                            background=False, lanes=lanes)  # fmt: skip
+        for t in range(n):
+            w.append(t, frames[t], [torch.from_numpy(p) for p in memory[t]],
+                     np.zeros((J + 1, h, h), np.float32), np.zeros((J, 2), np.float32),
+                     np.ones(J, np.float32), np.eye(2, 3))  # fmt: skip
+        w.close()
+    assert (tmp_path / "1.h5").read_bytes() == (tmp_path / "2.h5").read_bytes()
+    one = {(i, k) for lanes, i, k in seen if lanes == 1}
+    two = {(i, k) for lanes, i, k in seen if lanes == 2}
+    assert one == {(threading.get_ident(), torch.get_num_threads())}  # torch's own threads
+    if store.can_release_workers():  # the second lane beside this thread, torch on one thread
+        assert len({i for i, _ in two}) == 2 and {k for _, k in two} == {1}
+    with h5py.File(tmp_path / "2.h5") as f:
+        np.testing.assert_array_equal(f["memory"][()], torch.from_numpy(memory).half().numpy())
+        np.testing.assert_allclose(f["stats"][:, 1:], map_stats(memory), rtol=1e-6)
+
+
+def test_a_block_with_a_map_of_the_wrong_shape_is_refused_naming_it(tmp_path):
+    w = VideoDumpWriter(tmp_path / "v.h5", "v", 2, 4, 3, (8, 8), {}, False, block=2,
+                        background=False, lanes=2)  # fmt: skip
+    with pytest.raises(ValueError, match=r"beliefs of shape \(4, 4, 3\): expected \(4, 4, 4\)"):
+        for t in range(2):
+            w.append(t, np.zeros((8, 8, 3), np.uint8), np.zeros((3, 2, 4, 4), np.float32),
+                     np.zeros((4, 4, 3)), np.zeros((3, 2)), np.ones(3), np.eye(2, 3))  # fmt: skip
+    w.abort()
+    assert not list(tmp_path.iterdir())
+
+
 def test_writer_lanes_default_to_the_cores_where_torch_can_lend_them(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "_cores", lambda: 3)
+    monkeypatch.setattr(store, "can_release_workers", lambda: True)
     w = VideoDumpWriter(tmp_path / "a.h5", "v", 2, 4, 3, (8, 8), {}, False, background=False)
-    assert w.lanes == (3 if store.can_release_workers() else 1)
+    assert w.lanes == 3
     w.abort()
     monkeypatch.setattr(store, "can_release_workers", lambda: False)  # idle workers would spin
     w = VideoDumpWriter(tmp_path / "b.h5", "v", 2, 4, 3, (8, 8), {}, False, background=False)

@@ -6,10 +6,11 @@ attached), ``recording`` the four memory phases and the belief as a dump does (t
 only), ``detached`` (a probe attached then removed), and a ``dump`` of the video by the loaded
 model (``dump_model``: the probe, statistics, JPEG and HDF5 writes; loading the checkpoint is left
 out) — and where the dump prepares its blocks on several lanes, the same dump on one
-(``dump, 1 lane``: what the lanes gain, round by round). Live speed is the recording rate. A variant's share of plain streaming is the median over
-rounds of its ratio to the plain run of the same round: a shared machine's speed drifts by more
-than the effects measured here between rounds (the first rounds of a process run slower), and
-within a round the drift cancels; one stream and one dump before the first round warm up. Each
+(``dump, 1 lane``: what the lanes gain, round by round). Live speed is the recording rate. A
+variant's share of plain streaming is the median over rounds of its ratio to the plain run of
+the same round: a shared machine's speed drifts by more than the effects measured here between
+rounds (the first rounds of a process run slower), and within a round the drift cancels; one
+stream and one dump (of each kind) before the first round warm up. Each
 variant's cores busy (process CPU time over wall time) shows how much of the machine plain
 streaming leaves to a writer: on a CPU whose cores the model's threads fill, the dump's writing
 adds to the frame time. Peak memory: the peak resident set of a fresh process that loads the
@@ -102,6 +103,8 @@ def run(
         stream()  # warm-up: the model, the allocator, HDF5 and the writer's first file
         dump(tmp / "warm-up")
         stored = _stored_bytes(tmp / "warm-up")
+        if ONE_LANE in variants:
+            variants[ONE_LANE](tmp / "warm-up" / "one lane")
         shutil.rmtree(tmp / "warm-up")
         spent.clear()
         for r in range(repeats):
@@ -172,7 +175,7 @@ def round_order(names: list[str], r: int) -> list[str]:
     """The order of the variants in round ``r``: as given in even rounds, reversed in odd ones.
     A machine that speeds up or slows down during a round favours whichever variant runs first
     in it; alternating the order cancels a steady drift over each pair of rounds instead of
-    handing it to the variant that always runs last (the dump)."""
+    handing it to the variant that always runs last."""
     return list(names) if r % 2 == 0 else list(reversed(names))
 
 
@@ -302,7 +305,7 @@ def report_writer(result: dict) -> list[str]:
            else "prepared on one lane")  # fmt: skip
     lines = [f"the dump's blocks: written in the caller's thread between model steps, {how}"]
     gain = result.get("lanes_speedup_rounds")
-    if gain:
+    if gain and len(gain) > 1:  # an interval needs rounds
         lo, hi, coverage = median_interval(gain)
         lines.append(f"the {lanes} lanes against 1: the dump {median(gain):.3f}× as fast "
                      f"(round by round; {100 * coverage:.0f} % interval {lo:.3f}–{hi:.3f}×)")  # fmt: skip

@@ -146,12 +146,12 @@ class VideoDumpWriter:
     default): :func:`writer_in_background`.
 
     ``lanes`` (written in the caller's thread): how many threads prepare a block, each lane a
-    share of its frames — their memory copied, summarised, rounded to float16 and written to
-    HDF5, their JPEGs encoded — before the caller stores the rest. The model is between steps
-    then, so with torch's idle workers released (:func:`~lstm_probe.compute_threads.lent_cores`)
-    every core is the writer's; that work runs outside the GIL (in torch, NumPy, OpenCV and
-    HDF5, which h5py calls without it). None (the default): one lane per core where the workers
-    can be released, else one.
+    share of its frames — their memory copied, summarised and rounded to float16, their JPEGs
+    encoded — before the caller's thread writes it to HDF5 (in row order: a file's bytes do not
+    depend on the lanes). The model is between steps then, so with torch's idle workers released
+    (:func:`~lstm_probe.compute_threads.lent_cores`) every core is the writer's; that work runs
+    outside the GIL (in torch, NumPy and OpenCV). None (the default): one lane per core where
+    the workers can be released, else one.
 
     :attr:`seconds` adds up the time of each stage (:data:`WRITER_STAGES`) over all blocks; the
     lanes' wall time is shared among their stages in proportion to the time each took."""
@@ -360,12 +360,14 @@ class VideoDumpWriter:
         n, t0 = len(rows), time.perf_counter()
         cuts = [round(k * n / self.lanes) for k in range(self.lanes + 1)]
         spans = [(a, b) for a, b in pairwise(cuts) if b > a]
-        self.memory.id.set_extent((self.written + n, *self.memory.shape[1:]))  # lanes fill it
-        with lent_cores() if len(spans) > 1 else nullcontext():
-            others = [self._lane_pool.submit(self._prepare_rows, rows, a, b)
+        given = all(r["stats"] is not None for r in rows)  # else computed, for every row
+        with lent_cores() if len(spans) > 1 else nullcontext(False) as lent:
+            if not lent:  # one lane, or torch's workers still on the cores: this thread alone
+                spans = [(0, n)]
+            others = [self._lane_pool.submit(self._prepare_rows, rows, a, b, given)
                       for a, b in spans[1:]]  # fmt: skip
             try:
-                done = [self._prepare_rows(rows, *spans[0])]
+                done = [self._prepare_rows(rows, *spans[0], given)]
             finally:
                 wait(others)  # no lane still writes the buffers when this returns or raises
             done += [lane.result() for lane in others]
@@ -391,6 +393,7 @@ class VideoDumpWriter:
             _append_rows(d, i, np.asarray(values, d.dtype))
 
         put(self.stats, self._stats[:n])
+        put(self.memory, self._maps16[:n])
         for name, rounded in self._rounded.items():
             put(getattr(self, name), rounded[:n])
         for name in ("keypoints", "confidence", "grid_to_frame"):
@@ -408,11 +411,12 @@ class VideoDumpWriter:
         self.from_source += kept
         self.written = i + n
 
-    def _prepare_rows(self, rows: list[dict], a: int, b: int) -> tuple[int, dict[str, float]]:
-        """Rows ``a:b`` of the block: the memory copied into the float32 block, its statistics,
-        its float16 rounding (written to the file, whose memory :meth:`_prepare` has extended)
-        and that of the other maps, the frames' JPEGs -> (frames stored as their source file's
-        bytes, seconds per stage)."""
+    @torch.no_grad()  # a lane's thread has autograd on by default
+    def _prepare_rows(self, rows: list[dict], a: int, b: int, given: bool):
+        """Rows ``a:b`` of the block into its buffers: the memory copied into the float32 block,
+        its statistics (``given``: every row's own), its float16 rounding and that of the other
+        maps, the frames' JPEGs -> (frames stored as their source file's bytes, seconds per
+        stage)."""
         clock = time.perf_counter
         t0 = clock()
         part, maps = rows[a:b], self._maps[a:b]
@@ -426,23 +430,21 @@ class VideoDumpWriter:
             for k, m in enumerate(lists):
                 _copy_into(maps[k], m)  # a device-to-host copy in flight: read now
         t1 = clock()
-        given = [r["stats"] for r in part if r["stats"] is not None]
-        stats = np.stack(given) if len(given) == len(part) else map_stats(memory).numpy()
-        self._stats[a:b, 1:] = stats
+        if given:
+            self._stats[a:b, 1:] = np.stack([r["stats"] for r in part])
+        else:
+            self._stats[a:b, 1:] = map_stats(memory).numpy()
         t2 = clock()
         torch.from_numpy(self._maps16[a:b]).copy_(memory)  # float16 as torch rounds it
         for name, rounded in self._rounded.items():
             _round_into(rounded[a:b], [r[name] for r in part], name)
         t3 = clock()
-        _write_rows(self.memory, self.written + a, self._maps16[a:b])  # h5py frees the GIL
-        t4 = clock()
         kept = 0
         for k, r in enumerate(part):
             self._jpegs[a + k], source = self._jpeg(r)
             kept += source
-        t5 = clock()
-        return kept, {"copy": t1 - t0, "statistics": t2 - t1, "float16": t3 - t2,
-                      "hdf5": t4 - t3, "jpeg": t5 - t4}  # fmt: skip
+        t4 = clock()
+        return kept, {"copy": t1 - t0, "statistics": t2 - t1, "float16": t3 - t2, "jpeg": t4 - t3}
 
     def _jpeg(self, row: dict) -> tuple[np.ndarray, bool]:
         """The frame's JPEG -> (bytes, are they its source file's?): its source file's bytes
@@ -611,11 +613,6 @@ def _append_rows(d: h5py.Dataset, start: int, rows: np.ndarray) -> None:
     (``d.resize``/``d[a:b] =`` add Python selection machinery to each of a block's dozen
     writes)."""
     d.id.set_extent((start + len(rows), *d.shape[1:]))
-    _write_rows(d, start, rows)
-
-
-def _write_rows(d: h5py.Dataset, start: int, rows: np.ndarray) -> None:
-    """Write ``rows`` into ``d`` (already long enough) from row ``start`` on."""
     space = d.id.get_space()
     space.select_hyperslab((start,) + (0,) * (rows.ndim - 1), rows.shape)
     d.id.write(h5py.h5s.create_simple(rows.shape), space, np.ascontiguousarray(rows))
