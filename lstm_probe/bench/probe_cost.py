@@ -305,10 +305,12 @@ def report_writer(result: dict) -> list[str]:
            else "prepared on one lane")  # fmt: skip
     lines = [f"the dump's blocks: written in the caller's thread between model steps, {how}"]
     gain = result.get("lanes_speedup_rounds")
-    if gain and len(gain) > 1:  # an interval needs rounds
-        lo, hi, coverage = median_interval(gain)
-        lines.append(f"the {lanes} lanes against 1: the dump {median(gain):.3f}× as fast "
-                     f"(round by round; {100 * coverage:.0f} % interval {lo:.3f}–{hi:.3f}×)")  # fmt: skip
+    if gain:
+        how = "one round"  # an interval needs rounds
+        if len(gain) > 1:
+            lo, hi, coverage = median_interval(gain)
+            how = f"round by round; {100 * coverage:.0f} % interval {lo:.3f}–{hi:.3f}×"
+        lines.append(f"the {lanes} lanes against 1: the dump {median(gain):.3f}× as fast ({how})")
     return lines
 
 
