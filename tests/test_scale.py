@@ -155,6 +155,17 @@ def test_a_block_with_a_map_of_the_wrong_shape_is_refused_naming_it(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("phase", [(2, 4, 3), (4, 4), (1, 4, 4)])
+def test_memory_phases_of_the_wrong_shape_are_refused_not_broadcast(tmp_path, phase):
+    w = VideoDumpWriter(tmp_path / "v.h5", "v", 2, 4, 3, (8, 8), {}, False, block=1,
+                        background=False, lanes=1)  # fmt: skip
+    with pytest.raises(ValueError, match=r"memory of shape .*: expected \(2, 4, 4\)"):
+        w.append(0, np.zeros((8, 8, 3), np.uint8), [torch.zeros(phase) for _ in range(3)],
+                 np.zeros((4, 4, 4)), np.zeros((3, 2)), np.ones(3), np.eye(2, 3))  # fmt: skip
+    w.abort()
+    assert not list(tmp_path.iterdir())
+
+
 def test_writer_lanes_default_to_the_cores_where_torch_can_lend_them(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "_cores", lambda: 3)
     monkeypatch.setattr(store, "can_release_workers", lambda: True)

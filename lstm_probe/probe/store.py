@@ -423,8 +423,8 @@ class VideoDumpWriter:
         memory = torch.from_numpy(maps)
         lists = [r["memory"] for r in part]  # each row's phases, when given as a list
         if all(isinstance(m, (list, tuple)) and len(m) == maps.shape[1] for m in lists) and all(
-            _cpu_float32(p) for m in lists for p in m
-        ):  # every row three CPU float32 tensors: one copy
+            _cpu_float32(p) and p.shape == maps.shape[2:] for m in lists for p in m
+        ):  # every row three CPU float32 tensors of a phase's shape: one copy
             torch.stack([p for m in lists for p in m], out=memory.flatten(0, 1))
         else:
             for k, m in enumerate(lists):
@@ -633,14 +633,19 @@ def _copy_into(out: np.ndarray, value) -> None:
         for o, v in zip(out, value):
             _copy_into(o, v)
     elif isinstance(value, torch.Tensor):
+        _check_memory_shape(tuple(value.shape), out.shape)  # copy_ would broadcast
         torch.from_numpy(out).copy_(value.detach())  # converts on the way
     else:
         a = np.asarray(value)
-        if a.shape != out.shape:
-            phases = ", ".join(STORED_PHASES)
-            raise ValueError(f"memory of shape {a.shape}: expected {out.shape}, the phases "
-                             f"{phases} (prev_cell is the cell before)")  # fmt: skip
+        _check_memory_shape(a.shape, out.shape)
         np.copyto(out, a, casting="same_kind")
+
+
+def _check_memory_shape(shape: tuple, expected: tuple) -> None:
+    if shape != expected:
+        phases = ", ".join(STORED_PHASES)
+        raise ValueError(f"memory of shape {shape}: expected {expected}, the phases {phases} "
+                         "(prev_cell is the cell before)")  # fmt: skip
 
 
 def _round_into(out: np.ndarray, values: list, name: str) -> None:
