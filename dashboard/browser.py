@@ -4,8 +4,10 @@ the README screenshot. Never downloads a browser: it uses /usr/bin/chromium + ch
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 
@@ -38,8 +40,10 @@ def headless_chromium(width: int = 1400, height: int = 1600, download_dir: str |
     """A selenium driver for headless Chromium with the flags this machine's closed network
     needs (no background networking, no sandbox as root), console logs captured; downloads go
     to ``download_dir`` without a prompt when given, each under its own name (a GUID: two
-    downloads of the same file both stay)."""
+    downloads of the same file both stay). Chromium's own temporary files (its profile
+    lock's socket) go to a folder of the driver's, removed when it quits."""
     from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = shutil.which("chromium")
@@ -60,7 +64,22 @@ def headless_chromium(width: int = 1400, height: int = 1600, download_dir: str |
         opts.add_experimental_option("prefs", {"download.default_directory": str(download_dir),
                                                "download.prompt_for_download": False,
             "profile.default_content_setting_values.automatic_downloads": 1})  # fmt: skip
-    driver = webdriver.Chrome(options=opts)
+    scratch = tempfile.mkdtemp(prefix="lstm-probe-chromium-")
+    service = Service(env={**os.environ, "TMPDIR": scratch})
+    try:
+        driver = webdriver.Chrome(options=opts, service=service)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    quit_driver = driver.quit
+
+    def quit_and_clean() -> None:
+        try:
+            quit_driver()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    driver.quit = quit_and_clean
     if download_dir:
         driver.execute_cdp_cmd("Browser.setDownloadBehavior",
                                {"behavior": "allowAndName", "downloadPath": str(download_dir)})  # fmt: skip

@@ -2,6 +2,7 @@
 
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -353,3 +354,22 @@ def test_the_shared_cache_keeps_its_byte_budget():
     assert made.count(49) == 1 and made.count(0) == 2
     big = cache.get("big", lambda: np.zeros(20_000, np.uint8))  # larger than the budget: not kept
     assert big.nbytes == 20_000 and "big" not in cache._items and cache.bytes <= 10_000
+
+
+@pytest.mark.browser
+def test_headless_chromium_leaves_no_temporary_files():
+    import tempfile
+
+    from dashboard.browser import chromium_available, headless_chromium
+
+    if not chromium_available():
+        pytest.skip("Debian chromium + chromedriver not installed (make browser)")
+    tmp = Path(tempfile.gettempdir())
+    before = set(tmp.glob("org.chromium.Chromium.*")) | set(tmp.glob("lstm-probe-chromium-*"))
+    driver = headless_chromium(400, 300)
+    try:
+        driver.get("data:text/html,<p>ok</p>")
+    finally:
+        driver.quit()
+    after = set(tmp.glob("org.chromium.Chromium.*")) | set(tmp.glob("lstm-probe-chromium-*"))
+    assert after <= before  # its profile lock's socket folder went with it

@@ -262,8 +262,9 @@ def assert_same_dump(a: Path, b: Path) -> None:
     assert not list(Path(b).glob("manifest.rank*.json"))
 
 
-def _torchrun(nproc: int, *args, check=True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+def _torchrun(nproc: int, *args, tmp: Path, check=True) -> subprocess.CompletedProcess:
+    """torchrun with ``tmp`` as its temporary folder (it leaves its log folders there)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            f"--nproc_per_node={nproc}", *args]  # fmt: skip
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
@@ -284,7 +285,7 @@ def test_sharded_dump_through_torchrun_equals_one_process(tiny_checkpoint, tmp_p
     single = _single(tiny_checkpoint, tmp_path / "single", data)
     _torchrun(2, "-m", "lstm_probe.cli", "dump", str(tiny_checkpoint), "--data", data,
               "--out", str(tmp_path / "sharded"), "--accel", "plain", "--device", "cpu",
-              "--no-progress")  # fmt: skip
+              "--no-progress", tmp=tmp_path)  # fmt: skip
     assert_same_dump(single, tmp_path / "sharded")
 
 
@@ -313,7 +314,9 @@ def test_killed_rank_resumes_like_a_killed_dump(tiny_checkpoint, tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(textwrap.dedent(WORKER))
     out = tmp_path / "sharded"
-    killed = _torchrun(3, str(script), str(tiny_checkpoint), str(out), "1", check=False)
+    killed = _torchrun(
+        3, str(script), str(tiny_checkpoint), str(out), "1", tmp=tmp_path, check=False
+    )
     assert killed.returncode != 0
     parts = sorted(p.name for p in out.glob("manifest.rank*.json"))
     assert "manifest.rank1.json" in parts  # rank 1 had finished video 1 before it died
@@ -321,7 +324,7 @@ def test_killed_rank_resumes_like_a_killed_dump(tiny_checkpoint, tmp_path):
     assert rank1[0]["status"] == "done"
     done_before = {e["file"]: (out / e["file"]).stat().st_mtime_ns for e in rank1
                    if e["status"] == "done"}  # fmt: skip
-    _torchrun(3, str(script), str(tiny_checkpoint), str(out), "0")
+    _torchrun(3, str(script), str(tiny_checkpoint), str(out), "0", tmp=tmp_path)
     for f, mtime in done_before.items():  # finished videos were kept, not redone
         assert (out / f).stat().st_mtime_ns == mtime
     single = _single(tiny_checkpoint, tmp_path / "single", "synthetic:test:5:6")

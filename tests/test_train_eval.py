@@ -110,7 +110,7 @@ def test_bad_override_is_refused(capsys):
 
 @pytest.mark.slow
 def test_ddp_two_cpu_processes(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path)}  # torchrun's logs
     cmd = [
         sys.executable,
         "-m",
