@@ -42,7 +42,7 @@ def test_shares_pair_each_run_with_the_plain_run_beside_it():
     """A machine that slows down between rounds moves every variant alike: paired shares see
     through it where a ratio of medians would not."""
     times = {"plain": [1.0, 2.0, 2.0], "dump": [1.1, 2.2, 2.2], "other": [2.0, 2.0, 2.0]}
-    share, span = probe_cost.paired_shares(times)
+    share, span = probe_cost.shares_of(probe_cost.paired_ratios(times))
     assert share["plain"] == 1.0 and span["plain"] == [1.0, 1.0]
     assert abs(share["dump"] - 1 / 1.1) < 1e-12 and span["dump"][1] - span["dump"][0] < 1e-12
     assert share["other"] == 1.0 and span["other"] == [0.5, 1.0]

@@ -41,6 +41,8 @@ from ..utils import InputError
 from .common import header, machine, median, median_interval, table
 from .goals import DUMP_OF_STREAMING, judged_share
 
+ONE_LANE = "dump, 1 lane"  # a variant where the dump's blocks have several lanes by default
+
 
 def _video(frames: int):
     return next(
@@ -144,9 +146,6 @@ def run(
     }  # fmt: skip
 
 
-ONE_LANE = "dump, 1 lane"  # a variant where the dump's blocks have several lanes by default
-
-
 def frame_jpeg_ms(video, frames: int = 64, quality: int = 90) -> dict[str, float]:
     """ms per frame of a dump's JPEG stage on ``video``'s first frames, both ways: ``encoded``
     (a generated or decoded frame, encoded at ``quality``) and ``kept`` (a frame file that is a
@@ -193,12 +192,6 @@ def paired_ratios(times: dict[str, list[float]]) -> dict[str, list[float]]:
     """{variant: seconds of each round} -> {variant: plain's time over its time, round by
     round}: its share of plain streaming in each round."""
     return {k: [p / x for p, x in zip(times["plain"], v, strict=True)] for k, v in times.items()}
-
-
-def paired_shares(times: dict[str, list[float]]) -> tuple[dict, dict]:
-    """{variant: seconds of each round} -> each variant's share of plain streaming, the median
-    over rounds of :func:`paired_ratios`, and {variant: [lowest, highest]} of those ratios."""
-    return shares_of(paired_ratios(times))
 
 
 def shares_of(ratios: dict[str, list[float]]) -> tuple[dict, dict]:
@@ -306,11 +299,13 @@ def report_writer(result: dict) -> list[str]:
     lines = [f"the dump's blocks: written in the caller's thread between model steps, {how}"]
     gain = result.get("lanes_speedup_rounds")
     if gain:
-        how = "one round"  # an interval needs rounds
+        spread = "one round"  # an interval needs rounds
         if len(gain) > 1:
             lo, hi, coverage = median_interval(gain)
-            how = f"round by round; {100 * coverage:.0f} % interval {lo:.3f}–{hi:.3f}×"
-        lines.append(f"the {lanes} lanes against 1: the dump {median(gain):.3f}× as fast ({how})")
+            spread = f"round by round; {100 * coverage:.0f} % interval {lo:.3f}–{hi:.3f}×"
+        lines.append(
+            f"the {lanes} lanes against 1: the dump {median(gain):.3f}× as fast ({spread})"
+        )
     return lines
 
 
