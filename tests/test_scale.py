@@ -3,12 +3,14 @@
 goals printed next to the benchmark figures, the GPU check's CPU path, and the CUDA paths
 (skipped without a GPU)."""
 
+import gc
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import threading
+import weakref
 from pathlib import Path
 
 import cv2
@@ -164,6 +166,32 @@ def test_memory_phases_of_the_wrong_shape_are_refused_not_broadcast(tmp_path, ph
                  np.zeros((4, 4, 4)), np.zeros((3, 2)), np.ones(3), np.eye(2, 3))  # fmt: skip
     w.abort()
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_the_caller_threads_writer_lets_go_of_the_memory_tensors_at_once(tmp_path, background):
+    """Writing in the caller's thread, the writer copies each frame's memory as it is appended
+    and keeps no reference to the tensors (the model reuses their memory for its next frames);
+    a background writer keeps them until it writes the block. The file is the same."""
+    rng = np.random.default_rng(4)
+    memory = rng.standard_normal((5, 3, 2, 4, 4)).astype(np.float32)
+    w = VideoDumpWriter(tmp_path / f"{background}.h5", "v", 2, 4, 3, (8, 8), {}, False,
+                        block=4, background=background, lanes=1)  # fmt: skip
+    refs = []
+    for t in range(5):
+        phases = [torch.from_numpy(p.copy()) for p in memory[t]]
+        refs.append([weakref.ref(p) for p in phases])
+        w.append(t, np.zeros((8, 8, 3), np.uint8), phases, np.zeros((4, 4, 4), np.float32),
+                 np.zeros((3, 2)), np.ones(3), np.eye(2, 3))  # fmt: skip
+        del phases
+        gc.collect()
+        alive = [r() is not None for r in refs[-1]]
+        assert alive == [background] * 3  # the caller's thread: copied; the background: kept
+    w.close()
+    assert all(r() is None for rs in refs for r in rs)  # written and let go either way
+    with h5py.File(tmp_path / f"{background}.h5") as f:
+        np.testing.assert_array_equal(f["memory"][()], torch.from_numpy(memory).half().numpy())
+        np.testing.assert_allclose(f["stats"][:, 1:], map_stats(memory), rtol=1e-6)
 
 
 def test_writer_lanes_default_to_the_cores_where_torch_can_lend_them(tmp_path, monkeypatch):

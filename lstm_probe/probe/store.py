@@ -45,8 +45,8 @@ storage, no virtual dataset, no filter beyond shuffle/fletcher32/gzip/lzf, no de
 unstored data); dtypes and shapes are as above, with one frame count, channel count, grid and
 joint count across datasets, bounded by the ``MAX_*`` limits below and equal to the manifest's;
 the attributes num_frames, frame_width, frame_height and frames_from_source are bounded integers
-that agree with the data. A frame's bytes are decoded only if they are a JPEG of the size the file states. Every
-refusal is an InputError naming the file and the dataset, attribute or key.
+that agree with the data. A frame's bytes are decoded only if they are a JPEG of the size the
+file states. Every refusal is an InputError naming the file and the dataset, attribute or key.
 """
 
 from __future__ import annotations
@@ -145,8 +145,14 @@ class VideoDumpWriter:
     pinned to a core of its own, was slower than writing in the caller's thread. None (the
     default): :func:`writer_in_background`.
 
+    Written in the caller's thread, each frame's memory is copied into the block's float32
+    buffer as it is appended, so the model's tensors are let go at once and its next frames
+    reuse their memory, warm in cache (held for a whole block, they made every model step a few
+    per cent slower); a background writer copies them when it writes the block (on a GPU, the
+    device-to-host copy in flight is waited for only then).
+
     ``lanes`` (written in the caller's thread): how many threads prepare a block, each lane a
-    share of its frames — their memory copied, summarised and rounded to float16, their JPEGs
+    share of its frames — their memory summarised and rounded to float16, their JPEGs
     encoded — before the caller's thread writes it to HDF5 (in row order: a file's bytes do not
     depend on the lanes). The model is between steps then, so with torch's idle workers released
     (:func:`~lstm_probe.compute_threads.lent_cores`) every core is the writer's; that work runs
@@ -190,9 +196,10 @@ class VideoDumpWriter:
         if lanes is None:
             lanes = _lanes_beside_the_model()
         self.lanes = 1 if self.background else max(1, min(int(lanes), self.block))
-        # the float32 memory of the block being written (one block at a time: the next waits
-        # for it), its float16 rounding, its statistics and the other maps' float16 rounding:
-        # allocated once, so no block pays for fresh pages
+        self._copy_on_append = not self.background  # the block's buffer is free meanwhile
+        # the float32 memory of the block being filled or written (one block at a time: the
+        # next waits for it), its float16 rounding, its statistics and the other maps' float16
+        # rounding: allocated once, so no block pays for fresh pages
         shape = (self.block, P, C, h, h)
         self._maps = np.empty(shape, np.float32)
         self._maps16 = np.empty(shape, np.float16)
@@ -281,11 +288,12 @@ class VideoDumpWriter:
     ) -> None:
         """Queue frame ``t``. ``memory``: the (3, C, h, w) maps of :data:`STORED_PHASES` — an
         array, a tensor, anything NumPy reads (a device-to-host copy in flight) — or a list of
-        the three (C, h, w); it is copied into the block's float32 buffer when the block is
-        written. prev_cell is not passed: it is the cell of the frame appended before (zeros
-        before the first). Every array is kept (not copied) until then: pass arrays the caller
-        does not modify. ``memory``, ``gates`` and ``hidden`` are stored as float16; pass them
-        in float32 (the model's precision) and the statistics are computed here, from the
+        the three (C, h, w); it is copied into the block's float32 buffer now where the caller's
+        thread writes the blocks, else when the block is written (and kept until then). prev_cell
+        is not passed: it is the cell of the frame appended before (zeros before the first).
+        Every other array is kept (not copied) until the block is written: pass arrays the
+        caller does not modify. ``memory``, ``gates`` and ``hidden`` are stored as float16; pass
+        them in float32 (the model's precision) and the statistics are computed here, from the
         float32 maps before rounding. ``stats`` (3, C, 7): :func:`map_stats` of the memory when
         the caller has them already. ``source_jpeg``: the bytes of the JPEG file the frame was
         decoded from; stored as they are (exact, and no encoding) when
@@ -304,6 +312,12 @@ class VideoDumpWriter:
             row["hidden"] = hidden
         if self.labelled:
             row.update(zip(self.gt, gt if gt is not None else (None,) * 3))
+        if self._copy_on_append:
+            t0 = time.perf_counter()
+            k = len(self._block)
+            _copy_rows_into(self._maps[k : k + 1], [memory])
+            self.seconds["copy"] += time.perf_counter() - t0
+            row["memory"] = None  # in the block's buffer
         self._block.append(row)
         self.n += 1
         if len(self._block) >= self.block:
@@ -413,22 +427,16 @@ class VideoDumpWriter:
 
     @torch.no_grad()  # a lane's thread has autograd on by default
     def _prepare_rows(self, rows: list[dict], a: int, b: int, given: bool):
-        """Rows ``a:b`` of the block into its buffers: the memory copied into the float32 block,
-        its statistics (``given``: every row's own), its float16 rounding and that of the other
-        maps, the frames' JPEGs -> (frames stored as their source file's bytes, seconds per
-        stage)."""
+        """Rows ``a:b`` of the block into its buffers: the memory copied into the float32 block
+        (unless :meth:`append` did), its statistics (``given``: every row's own), its float16
+        rounding and that of the other maps, the frames' JPEGs -> (frames stored as their source
+        file's bytes, seconds per stage)."""
         clock = time.perf_counter
         t0 = clock()
         part, maps = rows[a:b], self._maps[a:b]
         memory = torch.from_numpy(maps)
-        lists = [r["memory"] for r in part]  # each row's phases, when given as a list
-        if all(isinstance(m, (list, tuple)) and len(m) == maps.shape[1] for m in lists) and all(
-            _cpu_float32(p) and p.shape == maps.shape[2:] for m in lists for p in m
-        ):  # every row three CPU float32 tensors of a phase's shape: one copy
-            torch.stack([p for m in lists for p in m], out=memory.flatten(0, 1))
-        else:
-            for k, m in enumerate(lists):
-                _copy_into(maps[k], m)  # a device-to-host copy in flight: read now
+        if not self._copy_on_append:  # else in the buffer since append
+            _copy_rows_into(maps, [r["memory"] for r in part])
         t1 = clock()
         if given:
             self._stats[a:b, 1:] = np.stack([r["stats"] for r in part])
@@ -620,6 +628,18 @@ def _append_rows(d: h5py.Dataset, start: int, rows: np.ndarray) -> None:
 
 def _cpu_float32(t) -> bool:
     return isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.dtype == torch.float32
+
+
+def _copy_rows_into(maps: np.ndarray, rows: list) -> None:
+    """Copy a block's memory rows (see :func:`_copy_into`) into the float32 ``maps``; rows all
+    given as lists of CPU float32 tensors of a phase's shape in one call."""
+    if all(isinstance(m, (list, tuple)) and len(m) == maps.shape[1] for m in rows) and all(
+        _cpu_float32(p) and p.shape == maps.shape[2:] for m in rows for p in m
+    ):
+        torch.stack([p for m in rows for p in m], out=torch.from_numpy(maps).flatten(0, 1))
+    else:
+        for k, m in enumerate(rows):
+            _copy_into(maps[k], m)  # a device-to-host copy in flight: read now
 
 
 def _copy_into(out: np.ndarray, value) -> None:
