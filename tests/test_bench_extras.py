@@ -62,6 +62,17 @@ def test_rounds_alternate_the_order_so_a_steady_drift_favours_no_variant():
     assert names == ["plain", "recording", "detached", "dump"]  # the caller's list untouched
 
 
+def test_a_round_runs_recording_and_the_dump_beside_plain_streaming():
+    names = ["plain", "recording", "detached", "dump", "dump, 1 lane"]
+    seq = probe_cost.round_sequence(names)
+    assert seq == ["recording", "plain", "dump", "detached", "dump, 1 lane"]
+    for r in range(2):  # the goals' variants next to plain in either order
+        order = probe_cost.round_order(seq, r)
+        for goal in ("recording", "dump"):
+            assert abs(order.index("plain") - order.index(goal)) == 1
+    assert probe_cost.round_sequence(["plain", "other"]) == ["plain", "other"]
+
+
 def test_the_median_interval_is_the_sign_tests():
     """k-th smallest to k-th largest, k the largest with 1 − 2·P(Bin(n, ½) < k) ≥ 95 %."""
     assert median_interval(range(9)) == (1.0, 7.0, 1 - 2 * 10 / 512)  # k = 2 of 9: 96.1 %

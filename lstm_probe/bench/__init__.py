@@ -98,8 +98,9 @@ def _jobs(name: str, o: BenchOptions, dev) -> Iterator[tuple]:
     elif name == "probe":
         from . import probe_cost as b
 
+        # 15 rounds on the small model: the goals judge its shares by their intervals
         yield name, b, lambda: b.run(o.checkpoint, "auto", o.frames or (20 if q else 600),
-                                     1 if q else 9, (10, 40) if q else (250, 1000), dev)  # fmt: skip
+                                     1 if q else 15, (10, 40) if q else (250, 1000), dev)  # fmt: skip
         if not q:  # the paper preset too, where compute dwarfs the writing
             yield "probe_paper", b, lambda: b.run_untrained("paper", dev)
     elif name == "train":

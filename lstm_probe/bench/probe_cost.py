@@ -1,16 +1,18 @@
 """What the probe and the dump cost, on a checkpoint streaming one long synthetic video.
 
-Variants, run interleaved ``repeats`` times (median frames/s; in even rounds in the order below,
-in odd rounds reversed, :func:`round_order`): ``plain`` streaming (the probe never
-attached), ``recording`` the four memory phases and the belief as a dump does (the current frame
-only), ``detached`` (a probe attached then removed), and a ``dump`` of the video by the loaded
-model (``dump_model``: the probe, statistics, JPEG and HDF5 writes; loading the checkpoint is left
-out) — and where the dump prepares its blocks on several lanes, the same dump on one
-(``dump, 1 lane``: what the lanes gain, round by round). Live speed is the recording rate. A
-variant's share of plain streaming is the median over rounds of its ratio to the plain run of
-the same round: a shared machine's speed drifts by more than the effects measured here between
-rounds (the first rounds of a process run slower), and within a round the drift cancels; one
-stream and one dump (of each kind) before the first round warm up. Each
+Variants, run interleaved ``repeats`` times (median frames/s): ``plain`` streaming (the probe
+never attached), ``recording`` the four memory phases and the belief as a dump does (the current
+frame only), ``detached`` (a probe attached then removed), and a ``dump`` of the video by the
+loaded model (``dump_model``: the probe, statistics, JPEG and HDF5 writes; loading the checkpoint
+is left out) — and where the dump prepares its blocks on several lanes, the same dump on one
+(``dump, 1 lane``: what the lanes gain, round by round). A round runs recording, plain and the
+dump first, so that both shares the goals judge pair plain with the run beside it, then the
+others (:func:`round_sequence`), in that order in even rounds and reversed in odd ones
+(:func:`round_order`). Live speed is the recording rate. A variant's share
+of plain streaming is the median over rounds of its ratio to the plain run of the same round: a
+shared machine's speed drifts by more than the effects measured here between rounds (the first
+rounds of a process run slower), and within a round the drift mostly cancels; one stream and
+one dump (of each kind) before the first round warm up. Each
 variant's cores busy (process CPU time over wall time) shows how much of the machine plain
 streaming leaves to a writer: on a CPU whose cores the model's threads fill, the dump's writing
 adds to the frame time. Peak memory: the peak resident set of a fresh process that loads the
@@ -42,6 +44,8 @@ from .common import header, machine, median, median_interval, table
 from .goals import DUMP_OF_STREAMING, judged_share
 
 ONE_LANE = "dump, 1 lane"  # a variant where the dump's blocks have several lanes by default
+GOAL_RUNS = ("recording", "plain", "dump")  # side by side in every round: the two shares the
+# goals judge each pair plain with a run beside it
 
 
 def _video(frames: int):
@@ -110,7 +114,7 @@ def run(
         shutil.rmtree(tmp / "warm-up")
         spent.clear()
         for r in range(repeats):
-            for name in round_order(list(variants), r):
+            for name in round_order(round_sequence(list(variants)), r):
                 fn = variants[name]
                 folder = tmp / f"round{r}" / str(list(variants).index(name))
                 args = (folder,) if name.startswith("dump") else ()
@@ -168,6 +172,14 @@ def frame_jpeg_ms(video, frames: int = 64, quality: int = 90) -> dict[str, float
     if not all(kept):
         raise RuntimeError("an OpenCV JPEG was not admitted as a source frame")
     return {"encoded": 1000 * encoded / len(images), "kept": 1000 * checked / len(images)}
+
+
+def round_sequence(names: list[str]) -> list[str]:
+    """The variants in the order a round runs them (before :func:`round_order`): recording,
+    plain streaming and the dump first, so each share a goal judges pairs plain with the run
+    beside it, seconds apart (the machine drifts between a round's runs too), then the others
+    as given."""
+    return [*(n for n in GOAL_RUNS if n in names), *(n for n in names if n not in GOAL_RUNS)]
 
 
 def round_order(names: list[str], r: int) -> list[str]:
