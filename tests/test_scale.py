@@ -185,11 +185,39 @@ def test_the_caller_threads_writer_lets_go_of_the_memory_tensors_at_once(tmp_pat
                  np.zeros((3, 2)), np.ones(3), np.eye(2, 3))  # fmt: skip
         del phases
         gc.collect()
+        if background and (t + 1) % 4 == 0:
+            continue  # its block handed to the writer thread, which may have written it already
         alive = [r() is not None for r in refs[-1]]
         assert alive == [background] * 3  # the caller's thread: copied; the background: kept
     w.close()
     assert all(r() is None for rs in refs for r in rs)  # written and let go either way
     with h5py.File(tmp_path / f"{background}.h5") as f:
+        np.testing.assert_array_equal(f["memory"][()], torch.from_numpy(memory).half().numpy())
+        np.testing.assert_allclose(f["stats"][:, 1:], map_stats(memory), rtol=1e-6)
+
+
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_a_refused_append_leaves_the_writer_as_it_was(tmp_path, lanes):
+    """Writing in the caller's thread, a frame whose memory is refused (wrong shape) is not
+    queued, and the frames appended after it are stored as if it had never been offered (a
+    background writer, which copies at block time, fails that block instead)."""
+    rng = np.random.default_rng(5)
+    memory = rng.standard_normal((3, 3, 2, 4, 4)).astype(np.float32)
+    w = VideoDumpWriter(tmp_path / "v.h5", "v", 2, 4, 3, (8, 8), {}, False, block=2,
+                        background=False, lanes=lanes)  # fmt: skip
+
+    def append(t, phases):
+        w.append(t, np.zeros((8, 8, 3), np.uint8), phases, np.zeros((4, 4, 4), np.float32),
+                 np.zeros((3, 2)), np.ones(3), np.eye(2, 3))  # fmt: skip
+
+    append(0, [torch.tensor(p, requires_grad=True) for p in memory[0]])  # tracked by autograd
+    with pytest.raises(ValueError, match="memory of shape"):
+        append(1, torch.full((3, 2, 4, 3), 7.0))
+    for t in (1, 2):
+        append(t, torch.from_numpy(memory[t]))
+    w.close()
+    with h5py.File(tmp_path / "v.h5") as f:
+        assert f.attrs["num_frames"] == 3
         np.testing.assert_array_equal(f["memory"][()], torch.from_numpy(memory).half().numpy())
         np.testing.assert_allclose(f["stats"][:, 1:], map_stats(memory), rtol=1e-6)
 

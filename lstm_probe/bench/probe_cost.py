@@ -133,7 +133,8 @@ def run(
     return {
         "machine": info, "checkpoint": str(checkpoint), "accel": model.accel.mode,
         "input_size": model.config.input_size,
-        "frames": frames, "repeats": repeats, "round_order": "alternating", "fps": fps,
+        "frames": frames, "repeats": repeats, "round_order": "alternating",
+        "round_sequence": round_sequence(list(times)), "fps": fps,
         "fps_range": spread,
         "relative": share, "relative_range": share_range,  # paired, round by round
         "relative_rounds": ratios,  # each round's share: the goals' intervals

@@ -389,8 +389,9 @@ def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: i
         with probe:
             for r in stream_video(model, video, crops, codec, dev, start, stop):
                 rec = probe.latest
-                # the stored phases (C, h, w), copied by the writer into its float32 block; on
-                # a GPU a copy to host memory the writer thread waits for
+                # the stored phases (C, h, w): on a CPU the writer copies them into its float32
+                # block as they are appended; on a GPU a copy to host memory in flight, which the
+                # background writer waits for when it writes the block
                 mem = [rec[p][0] for p in STORED_PHASES]
                 if dev.type == "cuda":
                     mem = _host(torch.stack(mem).float())
@@ -415,6 +416,7 @@ def _dump_one(model, video, path, codec, policy, dev, options: DumpOptions, C: i
                     source_jpeg=video.encoded_frame(r.index),  # a JPEG frame file: kept as is
                 )
                 probe.latest.clear()
+                del mem  # the recorded tensors go before the next step (the writer has copied them)
         writer.close()
     except BaseException:
         writer.abort()

@@ -147,9 +147,9 @@ class VideoDumpWriter:
 
     Written in the caller's thread, each frame's memory is copied into the block's float32
     buffer as it is appended, so the model's tensors are let go at once and its next frames
-    reuse their memory, warm in cache (held for a whole block, they made every model step a few
-    per cent slower); a background writer copies them when it writes the block (on a GPU, the
-    device-to-host copy in flight is waited for only then).
+    reuse their memory, warm in cache (held for a whole block, they made the model take fresh
+    memory at every step); a background writer copies them when it writes the block (on a GPU,
+    the device-to-host copy in flight is waited for only then).
 
     ``lanes`` (written in the caller's thread): how many threads prepare a block, each lane a
     share of its frames — their memory summarised and rounded to float16, their JPEGs
@@ -159,8 +159,9 @@ class VideoDumpWriter:
     outside the GIL (in torch, NumPy and OpenCV). None (the default): one lane per core where
     the workers can be released, else one.
 
-    :attr:`seconds` adds up the time of each stage (:data:`WRITER_STAGES`) over all blocks; the
-    lanes' wall time is shared among their stages in proportion to the time each took."""
+    :attr:`seconds` adds up the time of each stage (:data:`WRITER_STAGES`) over all frames and
+    blocks (the copy, in the caller's thread, as each frame is appended); the lanes' wall time is
+    shared among their stages in proportion to the time each took."""
 
     def __init__(
         self,
@@ -630,6 +631,7 @@ def _cpu_float32(t) -> bool:
     return isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.dtype == torch.float32
 
 
+@torch.no_grad()  # an out= copy refuses tensors that track gradients
 def _copy_rows_into(maps: np.ndarray, rows: list) -> None:
     """Copy a block's memory rows (see :func:`_copy_into`) into the float32 ``maps``; rows all
     given as lists of CPU float32 tensors of a phase's shape in one call."""
