@@ -44,8 +44,7 @@ from .common import header, machine, median, median_interval, table
 from .goals import DUMP_OF_STREAMING, judged_share
 
 ONE_LANE = "dump, 1 lane"  # a variant where the dump's blocks have several lanes by default
-GOAL_RUNS = ("recording", "plain", "dump")  # side by side in every round: the two shares the
-# goals judge each pair plain with a run beside it
+GOAL_RUNS = ("recording", "plain", "dump")  # first in every round: plain beside both goals' runs
 
 
 def _video(frames: int):
