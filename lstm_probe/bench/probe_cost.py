@@ -101,6 +101,7 @@ def run(
     variants = {"plain": stream, "recording": recording, "detached": detached, "dump": dump}
     if writer_lanes(device) > 1:  # the same dump with its blocks prepared on one lane
         variants[ONE_LANE] = lambda folder: dump(folder, lanes=1)
+    sequence = round_sequence(list(variants))
     times: dict[str, list[float]] = {k: [] for k in variants}
     cpu: dict[str, list[float]] = {k: [] for k in variants}  # process CPU seconds per run
     with tempfile.TemporaryDirectory() as scratch:
@@ -113,7 +114,7 @@ def run(
         shutil.rmtree(tmp / "warm-up")
         spent.clear()
         for r in range(repeats):
-            for name in round_order(round_sequence(list(variants)), r):
+            for name in round_order(sequence, r):
                 fn = variants[name]
                 folder = tmp / f"round{r}" / str(list(variants).index(name))
                 args = (folder,) if name.startswith("dump") else ()
@@ -133,7 +134,7 @@ def run(
         "machine": info, "checkpoint": str(checkpoint), "accel": model.accel.mode,
         "input_size": model.config.input_size,
         "frames": frames, "repeats": repeats, "round_order": "alternating",
-        "round_sequence": round_sequence(list(times)), "fps": fps,
+        "round_sequence": sequence, "fps": fps,
         "fps_range": spread,
         "relative": share, "relative_range": share_range,  # paired, round by round
         "relative_rounds": ratios,  # each round's share: the goals' intervals
